@@ -1,0 +1,66 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from remix import __version__
+from remix.audit.endpoints import router as audit_router
+from remix.auth.endpoints import router as auth_router
+from remix.catalog.endpoints import consent_router
+from remix.catalog.endpoints import router as catalog_router
+from remix.config import Settings, get_settings
+from remix.db import make_engine, make_sessionmaker, migrate
+from remix.errors import install_error_handlers
+
+DEFAULT_FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
+
+DESCRIPTION = """
+A consent-first fan remix service. Artists grant named uses (`train_visual`, `remix_preview`,
+`download_clip`, `sell_extended`) of their artwork and stems; nothing is used without a live grant.
+
+Authenticate with `POST /api/auth/login`, then send `Authorization: Bearer <token>` (the browser
+uses the `remix_session` cookie). Errors are `{"error": "<Kind>", "detail": "<what to fix>"}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    if settings.migrate_on_start:
+        migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    app = FastAPI(title="Remix", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    install_error_handlers(app)
+    for router in (auth_router, catalog_router, consent_router, audit_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__}
+
+    frontend = settings.frontend_dir or DEFAULT_FRONTEND
+    if frontend.is_dir():
+        app.mount("/app", StaticFiles(directory=frontend, html=True), name="frontend")
+
+        @app.get("/", include_in_schema=False)
+        def root() -> RedirectResponse:
+            return RedirectResponse("/app/")
+
+    return app

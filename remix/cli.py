@@ -1,0 +1,110 @@
+"""`remix` command line: serve, demo, migrate, audit-verify, create-user."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from remix.auth.models import Role
+
+app = typer.Typer(help="Remix: a consent-first fan remix service.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Run the API and frontend (migrates the database first)."""
+    import uvicorn
+
+    from remix.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database (REMIX_DATABASE_URL) to the newest schema."""
+    from remix.config import get_settings
+    from remix.db import migrate as run_migrations
+
+    url = get_settings().database_url
+    run_migrations(url)
+    typer.echo(f"database at {url} is up to date")
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after building")] = True,
+) -> None:
+    """Build the demo album (Bach chorales rendered to stems, scikit-image artwork), load it, and serve."""
+    from remix.app import create_app
+    from remix.config import get_settings
+    from remix.demo.media import build_demo_media
+    from remix.demo.seed import DEMO_ACCOUNTS, seed_demo
+
+    settings = get_settings()
+    if settings.environment == "production":
+        raise typer.BadParameter("the demo creates accounts with published passwords; not in production")
+    typer.echo("building the demo album media (first run renders stems with fluidsynth)...")
+    media = build_demo_media(settings.data_dir / "demo-media", settings.soundfont_path)
+    application = create_app(settings)
+    with application.state.sessionmaker.begin() as session:
+        seeded = seed_demo(session, settings, media)
+    typer.echo(f"demo album '{media.album_title}' by {media.artist_name}: album id {seeded.album_id}"
+               f" ({'created' if seeded.created else 'already loaded'})")
+    typer.echo("demo accounts (email / password / role):")
+    for account in DEMO_ACCOUNTS:
+        typer.echo(f"  {account.email:22} {account.password:24} {account.role.value}")
+    if serve_after:
+        import uvicorn
+
+        typer.echo(f"serving on http://{host}:{port}/  (API docs at /docs)")
+        uvicorn.run(application, host=host, port=port)
+
+
+@app.command("audit-verify")
+def audit_verify() -> None:
+    """Recompute the audit log's hash chain; exit 1 and name the first tampered event if any."""
+    from remix.audit.service import verify_chain
+    from remix.config import get_settings
+    from remix.db import make_engine, make_sessionmaker
+
+    engine = make_engine(get_settings().database_url)
+    with make_sessionmaker(engine)() as session:
+        report = verify_chain(session)
+    engine.dispose()
+    if report.ok:
+        typer.echo(f"audit log intact: {report.events_checked} events verified")
+        return
+    typer.echo(f"audit log TAMPERED at event {report.first_bad_event_id}: {report.problem}", err=True)
+    raise typer.Exit(1)
+
+
+@app.command("create-user")
+def create_user(
+    email: str,
+    role: Role,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    display_name: str = "",
+    artist_id: Annotated[list[int] | None, typer.Option(help="Artist this account acts for")] = None,
+) -> None:
+    """Create an account of any role (e.g. the first admin)."""
+    from remix.auth.service import create_user as create
+    from remix.config import get_settings
+    from remix.db import make_engine, make_sessionmaker, migrate
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with make_sessionmaker(engine).begin() as session:
+        user = create(session, email=email, display_name=display_name or email, password=password, role=role,
+                      artist_ids=artist_id or [])
+        typer.echo(f"created {user.role.value} account {user.email} (id {user.id})")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    app()

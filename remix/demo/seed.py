@@ -1,0 +1,81 @@
+"""Loads the demo album into the database through the same services (and upload checks) artists use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from remix.auth import repository as users
+from remix.auth import service as accounts
+from remix.auth.models import Role, User
+from remix.catalog import repository as catalog
+from remix.catalog import service
+from remix.catalog.models import Scope
+from remix.config import Settings
+from remix.demo.media import DemoAlbumMedia
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    email: str
+    password: str
+    role: Role
+    display_name: str
+
+
+# Demo-only credentials, printed at start; `remix demo` refuses to run in production.
+DEMO_ACCOUNTS = (
+    DemoAccount("fan@remix.test", "fan-demo-password", Role.fan, "Fiona Fan"),
+    DemoAccount("artist@remix.test", "artist-demo-password", Role.artist, "Leipzig Consort (manager)"),
+    DemoAccount("finance@remix.test", "finance-demo-password", Role.finance, "Frank Finance"),
+    DemoAccount("admin@remix.test", "admin-demo-password", Role.admin, "Ada Admin"),
+)
+
+
+@dataclass(frozen=True)
+class SeededDemo:
+    album_id: int
+    created: bool
+
+
+def _account(session: Session, spec: DemoAccount, artist_ids: list[int], actor: int | None) -> User:
+    existing = users.user_by_email(session, spec.email)
+    if existing is not None:
+        return existing
+    return accounts.create_user(session, email=spec.email, display_name=spec.display_name, password=spec.password,
+                                role=spec.role, artist_ids=artist_ids, actor_user_id=actor)
+
+
+def seed_demo(session: Session, settings: Settings, media: DemoAlbumMedia) -> SeededDemo:
+    """Create demo accounts, the artist, album, tracks, stems, artwork and all four grants (idempotent)."""
+    admin = _account(session, DEMO_ACCOUNTS[3], [], None)
+    existing = catalog.artist_by_name(session, media.artist_name)
+    if existing is not None:
+        albums = catalog.list_albums(session, existing.id)
+        for spec in DEMO_ACCOUNTS[:3]:
+            _account(session, spec, [existing.id] if spec.role == Role.artist else [], admin.id)
+        return SeededDemo(album_id=albums[0].id, created=False)
+
+    artist = service.create_artist(session, admin, media.artist_name,
+                                   "A fictional ensemble performing public-domain Bach chorales.")
+    manager = _account(session, DEMO_ACCOUNTS[1], [artist.id], admin.id)
+    for spec in (DEMO_ACCOUNTS[0], DEMO_ACCOUNTS[2]):
+        _account(session, spec, [], admin.id)
+    album = service.create_album(session, manager, artist.id, media.album_title, media.year)
+    for art in media.artwork:
+        service.upload_artwork(session, settings, manager, album.id, _upload(art.path), art.title, art.caption)
+    for demo_track in media.tracks:
+        track = service.create_track(session, manager, album.id, demo_track.title, demo_track.position,
+                                     demo_track.bpm, demo_track.musical_key)
+        for stem in demo_track.stems:
+            service.upload_stem(session, settings, manager, track.id, _upload(stem.path), stem.name)
+    for scope in Scope:
+        service.grant_consent(session, manager, scope, asset_id=None, album_id=album.id, expires_at=None,
+                              terms="Demo album: all uses granted by the artist's manager.")
+    return SeededDemo(album_id=album.id, created=True)
+
+
+def _upload(path: Path) -> service.Upload:
+    return service.Upload(stream=path.open("rb"), filename=path.name, content_type=None)

@@ -1,0 +1,107 @@
+"""One error type for every refusal the service makes, rendered as ``{"error": ..., "detail": ...}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class RemixError(Exception):
+    """A refusal a client can act on. Subclasses fix the HTTP status."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, *, status_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class BadRequest(RemixError):
+    status_code = 400
+
+
+class Unauthorized(RemixError):
+    status_code = 401
+
+
+class Forbidden(RemixError):
+    status_code = 403
+
+
+class ConsentNotGranted(RemixError):
+    """No live consent grant covers the requested use of an asset."""
+
+    status_code = 403
+
+
+class NotFound(RemixError):
+    status_code = 404
+
+
+class Conflict(RemixError):
+    status_code = 409
+
+
+class PayloadTooLarge(RemixError):
+    status_code = 413
+
+
+class UnsupportedMedia(RemixError):
+    """The upload is not the kind of file it claims to be (or not a kind we accept)."""
+
+    status_code = 415
+
+
+class InvalidMedia(RemixError):
+    """The upload claims the right kind but cannot be decoded whole (truncated or corrupt)."""
+
+    status_code = 422
+
+
+
+
+def error_responses(*errors: type[RemixError]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the errors an endpoint can raise."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for err in errors:
+        entry = out.setdefault(err.status_code, {"description": ""})
+        names = [n for n in entry["description"].split(", ") if n]
+        names.append(err.__name__)
+        entry["description"] = ", ".join(names)
+        entry["content"] = {
+            "application/json": {
+                "example": {"error": err.__name__, "detail": (err.__doc__ or err.__name__).strip()}
+            }
+        }
+    return out
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RemixError)
+    async def _remix_error(_: Request, exc: RemixError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": exc.detail}, status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        return JSONResponse(
+            {"error": "ValidationError", "detail": "; ".join(problems), "problems": jsonable(exc.errors())},
+            status_code=422,
+        )
+
+
+def jsonable(errors: Any) -> Any:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(errors, custom_encoder={Exception: str, bytes: lambda b: "<bytes>"})
