@@ -68,6 +68,7 @@ MANIFEST_VERSION = 1
 STEM_NAMES = ("soprano", "alto", "tenor", "bass")
 
 _LOCK_NAME = ".demo-media.lock"
+_SCRATCH_PREFIX = ".build-"
 _FLUIDSYNTH_GAIN = "0.8"
 
 
@@ -208,39 +209,46 @@ def build_demo_media(
     out_dir = Path(out_dir)
     params = _build_params(soundfont, track_count)
 
-    cached = load_demo_media(out_dir, _params=params)
+    cached = _load_cached(out_dir, params)
     if cached is not None:
         return cached
 
     out_dir.mkdir(parents=True, exist_ok=True)
     with _exclusive_lock(out_dir / _LOCK_NAME):
         # Another process may have finished the same build while we waited for the lock.
-        cached = load_demo_media(out_dir, _params=params)
+        cached = _load_cached(out_dir, params)
         if cached is not None:
             return cached
         fluidsynth = _require_tools(soundfont)
         # Drop any stale manifest first: files are about to be replaced one by one, and an old manifest
         # left next to a half-rebuilt directory would make it look complete.
         (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
+        # Scratch directories of a build that was killed outright (no cleanup ran); we hold the lock,
+        # so none of them belongs to a live build.
+        for stale in out_dir.glob(f"{_SCRATCH_PREFIX}*"):
+            shutil.rmtree(stale, ignore_errors=True)
         media = _build(out_dir, soundfont, fluidsynth, _CHORALES[:track_count])
         _write_manifest(out_dir, media, params)
     return media
 
 
-def load_demo_media(out_dir: Path, *, _params: dict[str, Any] | None = None) -> DemoAlbumMedia | None:
+def load_demo_media(out_dir: Path) -> DemoAlbumMedia | None:
     """Return the media recorded in ``out_dir``'s manifest, or ``None`` if there is no complete build.
 
     A build counts as complete only if the manifest has the current version and every file it lists
-    exists with the recorded size. ``_params`` (internal) additionally requires matching build parameters.
+    exists with the recorded size. Nothing is rendered, so this works without fluidsynth installed.
     """
-    out_dir = Path(out_dir)
+    return _load_cached(Path(out_dir), params=None)
+
+
+def _load_cached(out_dir: Path, params: dict[str, Any] | None) -> DemoAlbumMedia | None:
     try:
         manifest = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(manifest, dict) or manifest.get("version") != MANIFEST_VERSION:
         return None
-    if _params is not None and manifest.get("params") != _params:
+    if params is not None and manifest.get("params") != params:
         return None
     try:
         for rel, size in manifest["files"].items():
@@ -276,9 +284,10 @@ def _require_tools(soundfont: Path) -> str:
 def _build(
     out_dir: Path, soundfont: Path, fluidsynth: str, chorales: tuple[_ChoraleSpec, ...]
 ) -> DemoAlbumMedia:
-    # Scratch space inside out_dir keeps renders on the same filesystem, so the final os.replace is atomic.
+    # Scratch space sits beside the outputs rather than in /tmp (often a small tmpfs): the raw renders
+    # alone are ~40 MB per track.
     with (
-        tempfile.TemporaryDirectory(prefix=".build-", dir=out_dir) as scratch_name,
+        tempfile.TemporaryDirectory(prefix=_SCRATCH_PREFIX, dir=out_dir) as scratch_name,
         ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool,
     ):
         scratch = Path(scratch_name)
@@ -317,8 +326,9 @@ def _track_slug(position: int, source: str) -> str:
 
 @contextlib.contextmanager
 def _music21_quiet() -> Iterator[None]:
-    # music21 warns about harmless details of the corpus encodings (and pytest turns warnings into
-    # errors); silence only music21's own categories, only around music21 calls.
+    # music21 may warn about harmless details of the corpus encodings, and the test suite turns warnings
+    # into errors. Ignore only warnings raised from music21's own modules (plus its deprecation category),
+    # and only around music21 calls. catch_warnings is process-wide, so keep this block short.
     from music21 import exceptions21
 
     with warnings.catch_warnings():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -65,17 +64,17 @@ def seed_demo(session: Session, settings: Settings, media: DemoAlbumMedia) -> Se
         _account(session, spec, [], admin.id)
     album = service.create_album(session, manager, artist.id, media.album_title, media.year)
     for art in media.artwork:
-        service.upload_artwork(session, settings, manager, album.id, _upload(art.path), art.title, art.caption)
+        with art.path.open("rb") as stream:
+            upload = service.Upload(stream=stream, filename=art.path.name, content_type=None)
+            service.upload_artwork(session, settings, manager, album.id, upload, art.title, art.caption)
     for demo_track in media.tracks:
         track = service.create_track(session, manager, album.id, demo_track.title, demo_track.position,
                                      demo_track.bpm, demo_track.musical_key)
         for stem in demo_track.stems:
-            service.upload_stem(session, settings, manager, track.id, _upload(stem.path), stem.name)
+            with stem.path.open("rb") as stream:
+                upload = service.Upload(stream=stream, filename=stem.path.name, content_type=None)
+                service.upload_stem(session, settings, manager, track.id, upload, stem.name)
     for scope in Scope:
         service.grant_consent(session, manager, scope, asset_id=None, album_id=album.id, expires_at=None,
                               terms="Demo album: all uses granted by the artist's manager.")
     return SeededDemo(album_id=album.id, created=True)
-
-
-def _upload(path: Path) -> service.Upload:
-    return service.Upload(stream=path.open("rb"), filename=path.name, content_type=None)
