@@ -19,6 +19,7 @@ from remix.auth.models import Role
 from remix.catalog import service as catalog
 from remix.config import Settings
 from remix.db import make_engine, make_sessionmaker, migrate
+from remix.demo.media import DemoAlbumMedia, build_demo_media
 from remix.models_registry import Base
 
 POSTGRES_URL = os.environ.get("REMIX_TEST_DATABASE_URL", "")
@@ -132,3 +133,9 @@ def world(client: TestClient) -> World:
 
 def engine_session(url: str) -> Session:
     return make_sessionmaker(make_engine(url))()
+
+
+@pytest.fixture(scope="session")
+def demo_media(tmp_path_factory: pytest.TempPathFactory) -> DemoAlbumMedia:
+    """The real demo album (Bach chorales rendered with fluidsynth), built once per test session."""
+    return build_demo_media(tmp_path_factory.mktemp("demo-media"))
