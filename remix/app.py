@@ -11,13 +11,19 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from remix import __version__
+from remix.audio.endpoints import router as audio_router
 from remix.audit.endpoints import router as audit_router
 from remix.auth.endpoints import router as auth_router
 from remix.catalog.endpoints import consent_router
 from remix.catalog.endpoints import router as catalog_router
+from remix.commerce.endpoints import finance_router as commerce_finance_router
+from remix.commerce.endpoints import router as commerce_router
 from remix.config import Settings, get_settings
 from remix.db import make_engine, make_sessionmaker, migrate
 from remix.errors import install_error_handlers
+from remix.live.endpoints import router as live_router
+from remix.provenance.endpoints import router as provenance_router
+from remix.visuals.endpoints import router as visuals_router
 
 DEFAULT_FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -47,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     install_error_handlers(app)
-    for router in (auth_router, catalog_router, consent_router, audit_router):
+    for router in (auth_router, catalog_router, consent_router, audit_router, commerce_router, commerce_finance_router,
+                   audio_router, visuals_router, provenance_router, live_router):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

@@ -106,5 +106,42 @@ def create_user(
     engine.dispose()
 
 
+@app.command()
+def train(
+    album_id: Annotated[int, typer.Option("--album-id", help="Album whose consented artwork to train on")],
+    steps: Annotated[int | None, typer.Option(help="Training steps (default: the preset's)")] = None,
+    preset: Annotated[str, typer.Option(help="'demo' (64×64, for live visuals) or 'tiny' (seconds, for checks)")]
+    = "demo",
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the preset's)")] = None,
+) -> None:
+    """Train a visual model on the album's artwork that a live train_visual grant covers; it awaits approval."""
+    from remix.config import get_settings
+    from remix.db import make_engine, make_sessionmaker, migrate
+    from remix.visuals import service as visuals
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    factory = make_sessionmaker(engine)
+    with factory.begin() as session:
+        model = visuals.start_training(session, settings, None, album_id, preset=preset, steps=steps, seed=seed)
+        model_id, total = model.id, model.steps_total
+        typer.echo(f"visual model {model_id}: training on asset(s) {[s.asset_id for s in model.sources]} "
+                   f"under grant(s) {model.grant_ids}, {total} steps")
+    every = max(1, total // 20)
+
+    def progress(step: int, steps_total: int, loss: float) -> None:
+        if step % every == 0 or step == steps_total:
+            typer.echo(f"  {100 * step / steps_total:5.1f}%  step {step}/{steps_total}  loss {loss:.4f}")
+
+    outcome = visuals.run_training(factory, settings, model_id, echo=progress)
+    engine.dispose()
+    if outcome.error:
+        typer.echo(f"visual model {model_id} {outcome.status.value}: {outcome.error}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"visual model {model_id} is {outcome.status.value}; manifest hash {outcome.manifest_hash}")
+    typer.echo(f"checkpoint, samples.png and manifest.json are in {visuals.model_dir(settings, model_id)}")
+
+
 if __name__ == "__main__":
     app()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class RemixError(Exception):
@@ -99,6 +101,21 @@ def install_error_handlers(app: FastAPI) -> None:
             {"error": "ValidationError", "detail": "; ".join(problems), "problems": jsonable(exc.errors())},
             status_code=422,
         )
+
+    # Routing refusals (no such path, wrong method) come from Starlette; give them the same shape.
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        try:
+            kind = "".join(word.capitalize() for word in HTTPStatus(exc.status_code).phrase.replace("-", " ").split())
+        except ValueError:
+            kind = "HTTPError"
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"there is no {request.url.path}; the API is listed at /docs"
+        elif exc.status_code == 405:
+            allowed = {k.lower(): v for k, v in (exc.headers or {}).items()}.get("allow", "")
+            detail = f"{request.method} is not allowed on {request.url.path}" + (f"; use {allowed}" if allowed else "")
+        return JSONResponse({"error": kind, "detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 def jsonable(errors: Any) -> Any:

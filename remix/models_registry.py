@@ -3,7 +3,23 @@
 from remix.audit.models import AuditEvent
 from remix.auth.models import ArtistMembership, LoginSession, User
 from remix.catalog.models import Album, Artist, Asset, ConsentGrant, ConsentRevocation, Track
+from remix.commerce.models import (
+    Entitlement,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    License,
+    Order,
+    Payee,
+    PeriodLock,
+    ProviderEvent,
+    SplitSheet,
+    SplitSheetLine,
+    TrackProduct,
+)
 from remix.db import Base
+from remix.provenance.models import CatalogFingerprint, Render
+from remix.visuals.models import PromptRules, VisualModel, VisualModelSource
 
 __all__ = [
     "Album",
@@ -12,9 +28,26 @@ __all__ = [
     "Asset",
     "AuditEvent",
     "Base",
+    "CatalogFingerprint",
     "ConsentGrant",
     "ConsentRevocation",
+    "Entitlement",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "License",
+    "Order",
+    "Payee",
+    "PeriodLock",
+    "ProviderEvent",
+    "SplitSheet",
+    "SplitSheetLine",
+    "TrackProduct",
     "LoginSession",
+    "PromptRules",
+    "Render",
     "Track",
     "User",
+    "VisualModel",
+    "VisualModelSource",
 ]

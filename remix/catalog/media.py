@@ -23,6 +23,10 @@ AUDIO_TYPES = {"WAV": ("audio/wav", {".wav"}), "FLAC": ("audio/flac", {".flac"})
 AUDIO_CONTENT_ALIASES = {"audio/x-wav": "audio/wav", "audio/wave": "audio/wav", "audio/vnd.wave": "audio/wav",
                          "audio/x-flac": "audio/flac"}
 GENERIC_CONTENT_TYPES = {"", "application/octet-stream"}
+# A PNG ends with an empty IEND chunk (its CRC is fixed). Pillow stops reading after the last pixel
+# row, so a transfer cut inside the trailer would otherwise pass as whole.
+PNG_END_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+PNG_TRAILER_SEARCH_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,20 @@ def inspect_image(path: Path, filename: str, content_type: str | None, *, max_pi
         raise UnsupportedMedia(f"'{filename}' is not an image we can decode (PNG, JPEG or WebP)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InvalidMedia(f"'{filename}' is damaged or truncated: {exc}") from exc
+    if fmt == "PNG" and not _has_png_end(path):
+        raise InvalidMedia(f"'{filename}' is truncated: the PNG end chunk (IEND) is missing")
     if fmt not in IMAGE_TYPES:
         raise UnsupportedMedia(f"'{filename}' is a {fmt} image; artwork must be PNG, JPEG or WebP")
     media_type, suffixes = IMAGE_TYPES[fmt]
     _check_claim("image", fmt, media_type, suffixes, suffix, ctype)
     return ImageFacts(media_type=media_type, suffix=suffix, width=width, height=height)
+
+
+def _has_png_end(path: Path) -> bool:
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        f.seek(max(0, size - PNG_TRAILER_SEARCH_BYTES))
+        return PNG_END_CHUNK in f.read()
 
 
 def _wav_data_chunk_shortfall(path: Path) -> int:

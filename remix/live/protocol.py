@@ -1,6 +1,7 @@
 """The live websocket protocol: client JSON messages, server JSON replies, and binary media frames.
 
-Client → server (JSON text, at most ``MAX_MESSAGE_BYTES``): ``prompt``, ``mix``, ``seek``, ``play``,
+Client → server (JSON text, at most ``MAX_MESSAGE_BYTES``): ``auth`` (only needed when the socket was
+opened without a session cookie or ``Authorization`` header), ``prompt``, ``mix``, ``seek``, ``play``,
 ``pause``, ``ping``, ``snapshot``. Every message carries a client-chosen ``id`` and is answered by an
 ``ack`` with that id or by a typed ``error``.
 
@@ -41,6 +42,13 @@ class _Message(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class AuthMessage(_Message):
+    """The login token, for clients that cannot set headers or cookies on a websocket."""
+
+    type: Literal["auth"]
+    token: Annotated[str, Field(min_length=1, max_length=512)]
+
+
 class PromptMessage(_Message):
     type: Literal["prompt"]
     text: Annotated[str, Field(max_length=MAX_PROMPT_CHARS)]
@@ -75,10 +83,12 @@ class SnapshotMessage(_Message):
 
     type: Literal["snapshot"]
     title: Annotated[str, Field(default="", max_length=200)] = ""
+    length_seconds: Annotated[float, Field(gt=0, le=30)] = 10.0
 
 
 ClientMessage = Annotated[
-    PromptMessage | MixMessage | SeekMessage | PlayMessage | PauseMessage | PingMessage | SnapshotMessage,
+    AuthMessage | PromptMessage | MixMessage | SeekMessage | PlayMessage | PauseMessage | PingMessage
+    | SnapshotMessage,
     Field(discriminator="type"),
 ]
 _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
@@ -104,12 +114,12 @@ def parse_client_message(raw: str | bytes) -> ClientMessage:
         raise ProtocolError("MessageTooLarge", f"messages may be at most {MAX_MESSAGE_BYTES} bytes; got {size}")
     try:
         data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:  # deep nesting: RecursionError
         raise ProtocolError("MalformedMessage", f"message is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise ProtocolError("MalformedMessage", "message must be a JSON object with 'type' and 'id'")
     message_id = data.get("id") if isinstance(data.get("id"), str) else None
-    known = ("prompt", "mix", "seek", "play", "pause", "ping", "snapshot")
+    known = ("auth", "prompt", "mix", "seek", "play", "pause", "ping", "snapshot")
     if data.get("type") not in known:
         raise ProtocolError("UnknownMessageType", f"'type' must be one of {', '.join(known)}", message_id)
     try:

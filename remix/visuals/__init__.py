@@ -1,0 +1,1 @@
+"""Artist-approved visual models: trained only on consented artwork, reviewed by the artist, pulled on revocation."""

@@ -1,0 +1,182 @@
+"""Sale postings per second through the signed Stripe webhook path, 4-payee split, on PostgreSQL.
+
+Each posting is one HTTP request to ``POST /api/commerce/stripe/webhook`` carrying a signed
+``payment_intent.succeeded`` event: signature check, event insert (on conflict do nothing), order row lock,
+balanced sale transaction with 4 payee shares, entitlement, licence, audit event, commit.
+
+    .venv/bin/python benchmarks/ledger_post.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/remix_bench
+
+The database is created if missing and EMPTIED first (never point this at data you keep).
+Target: >= 500 postings/s. The long render that a payment starts is switched off (it runs on a worker
+after commit and is not part of posting). ``--workers N`` sends from N threads to a uvicorn server instead of in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import io
+import json
+import socket
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+import httpx
+import numpy as np
+import soundfile
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from remix.app import create_app  # noqa: E402
+from remix.auth import service as accounts  # noqa: E402
+from remix.auth.models import Role  # noqa: E402
+from remix.catalog import service as catalog  # noqa: E402
+from remix.catalog.models import Scope  # noqa: E402
+from remix.commerce import orders, splits  # noqa: E402
+from remix.commerce.config import CommerceSettings  # noqa: E402
+from remix.commerce.models import PayeeRole  # noqa: E402
+from remix.config import Settings  # noqa: E402
+from remix.db import migrate  # noqa: E402
+from remix.models_registry import Base  # noqa: E402
+
+SECRET = "whsec_benchmark"
+SPLIT = ((PayeeRole.artist, 4001), (PayeeRole.label, 2999), (PayeeRole.songwriter, 2000), (PayeeRole.platform, 1000))
+
+
+def prepare_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first():
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+    migrate(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+def wav() -> bytes:
+    buffer = io.BytesIO()
+    t = np.arange(22050) / 22050
+    soundfile.write(buffer, 0.2 * np.sin(2 * np.pi * 220 * t), 22050, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def seed(app_settings: Settings, sessionmaker: object, count: int) -> list[str]:
+    """A track with a stem, consent, 4 payees, an approved split, a price, and ``count`` pending orders."""
+    factory = sessionmaker
+    with factory.begin() as session:  # type: ignore[attr-defined]
+        admin = accounts.create_user(session, email="admin@bench.example", display_name="Admin", password="x" * 12,
+                                     role=Role.admin)
+        fan = accounts.create_user(session, email="fan@bench.example", display_name="Fan", password="x" * 12,
+                                   role=Role.fan)
+        artist = catalog.create_artist(session, admin, "Bench Artist", "")
+        album = catalog.create_album(session, admin, artist.id, "Bench LP", 2026)
+        track = catalog.create_track(session, admin, album.id, "Bench Song", 1, 100.0, "C major")
+        catalog.upload_stem(session, app_settings, admin, track.id,
+                            catalog.Upload(io.BytesIO(wav()), "drums.wav", "audio/wav"), "drums")
+        catalog.grant_consent(session, admin, Scope.sell_extended, asset_id=None, album_id=album.id,
+                              expires_at=None, terms="")
+        lines = []
+        for role, bp in SPLIT:
+            payee = splits.create_payee(session, admin, f"Bench {role.value}", None, None)
+            lines.append(splits.SplitLineIn(payee.id, role, bp))
+        sheet = splits.propose_split_sheet(session, admin, track.id, lines, "")
+        splits.accept_split_sheet(session, admin, sheet.id)
+        splits.approve_split_sheet(session, admin, sheet.id)
+        splits.set_product(session, admin, track.id, "full_length", 999, "EUR", None, "", True)
+        intents = []
+        for i in range(count):
+            order = orders.open_order(session, fan, track.id, "full_length", {"bench": i}, f"{i:032x}")
+            order.payment_intent_id = f"pi_bench_{i}"
+            intents.append(order.payment_intent_id)
+        session.flush()
+    return intents
+
+
+def signed(pi: str, index: int) -> tuple[bytes, dict[str, str]]:
+    event = {"id": f"evt_bench_{index}", "object": "event", "type": "payment_intent.succeeded",
+             "created": int(time.time()), "data": {"object": {"id": pi, "object": "payment_intent", "amount": 999,
+                                                              "currency": "eur", "status": "succeeded"}}}
+    payload = json.dumps(event).encode()
+    t = int(time.time())
+    digest = hmac.new(SECRET.encode(), f"{t}.".encode() + payload, hashlib.sha256).hexdigest()
+    return payload, {"Stripe-Signature": f"t={t},v1={digest}", "Content-Type": "application/json"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/remix_bench")
+    parser.add_argument("--postings", type=int, default=2000)
+    parser.add_argument("--workers", type=int, default=0, help="0 = in-process client; N = N threads over HTTP")
+    args = parser.parse_args()
+
+    prepare_database(args.database_url)
+    with TemporaryDirectory() as tmp:
+        settings = Settings(environment="test", database_url=args.database_url, data_dir=Path(tmp),
+                            migrate_on_start=False)
+        app = create_app(settings)
+        app.state.commerce_settings = CommerceSettings(stripe_webhook_secret=SECRET, render_on_payment=False)
+        intents = seed(settings, app.state.sessionmaker, args.postings)
+        requests = [signed(pi, i) for i, pi in enumerate(intents)]
+        latencies: list[float] = []
+
+        def send(client: httpx.Client, item: tuple[bytes, dict[str, str]]) -> None:
+            started = time.perf_counter()
+            r = client.post("/api/commerce/stripe/webhook", content=item[0], headers=item[1])
+            latencies.append(time.perf_counter() - started)
+            if r.status_code != 200 or r.json()["status"] != "processed":
+                raise RuntimeError(r.text)
+
+        if args.workers <= 0:
+            from fastapi.testclient import TestClient
+
+            with TestClient(app) as client:
+                started = time.perf_counter()
+                for item in requests:
+                    send(client, item)
+                elapsed = time.perf_counter() - started
+        else:
+            import uvicorn
+
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                                                   ws="none"))
+            thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+            thread.start()
+            while not server.started:
+                time.sleep(0.05)
+            base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            with httpx.Client(base_url=base, timeout=60) as client, ThreadPoolExecutor(args.workers) as pool:
+                started = time.perf_counter()
+                list(pool.map(lambda item: send(client, item), requests))
+                elapsed = time.perf_counter() - started
+            server.should_exit = True
+            thread.join(timeout=10)
+
+        with app.state.sessionmaker() as session:
+            posted = session.execute(text("SELECT count(*) FROM ledger_transactions WHERE kind = 'sale'")).scalar()
+            entries = session.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
+        latencies.sort()
+        print(f"sale postings: {posted} ({entries} ledger entries) in {elapsed:.2f} s "
+              f"-> {args.postings / elapsed:.0f} postings/s "
+              f"(p50 {statistics.median(latencies) * 1000:.1f} ms, "
+              f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, "
+              f"mode: {'in-process' if args.workers <= 0 else f'{args.workers} HTTP workers'})")
+        if posted != args.postings:
+            raise SystemExit("posting count does not match the events sent")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Turning the float mix into WAV, MP3 or Opus bytes — in memory, so a failed encode leaves no file behind.
+
+* WAV: 16-bit PCM through soundfile, with TPDF dither seeded by the spec's ``seed``.
+* MP3: LAME through the ``lameenc`` binding (LGPL-3.0), in process. ``benchmarks/audio_render.py`` compares it
+  with piping PCM to ffmpeg and with pydub's export (which writes temporary files and runs ffmpeg); at the
+  same LAME quality it is the fastest, mainly because no process is started.
+* Opus: libopus through the system ffmpeg, fed raw float PCM on stdin, Ogg container on stdout.
+
+All three are deterministic: LAME and libopus are, and ffmpeg runs with ``-fflags +bitexact
+-flags:a +bitexact -map_metadata -1`` so no version string, date or random Ogg serial number gets in.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import shutil
+import subprocess
+
+import lameenc
+import numpy as np
+import numpy.typing as npt
+import soundfile
+
+from remix.audio.decode import Audio
+
+# LAME's "-q 5": its own documentation's "good speed, reasonable quality" setting; q 2 takes ~3× longer
+# for a difference nobody hears at 192 kbit/s.
+LAME_QUALITY = 5
+FFMPEG_TIMEOUT_SECONDS = 120
+
+
+class AudioFormat(enum.StrEnum):
+    wav = "wav"
+    mp3 = "mp3"
+    opus = "opus"
+
+
+MEDIA_TYPES: dict[AudioFormat, str] = {
+    AudioFormat.wav: "audio/wav",
+    AudioFormat.mp3: "audio/mpeg",
+    AudioFormat.opus: "audio/ogg",
+}
+
+# Clips are kept; previews are heard once while editing and can be lighter.
+CLIP_BITRATE_KBPS = {AudioFormat.mp3: 192, AudioFormat.opus: 128}
+PREVIEW_BITRATE_KBPS = {AudioFormat.mp3: 128, AudioFormat.opus: 96}
+
+
+class EncodeError(RuntimeError):
+    """The encoder failed (ffmpeg missing or exited with an error)."""
+
+
+def to_pcm16(audio: Audio, seed: int | None = None) -> npt.NDArray[np.int16]:
+    """Quantise to 16 bits; with a ``seed``, add triangular (TPDF) dither of ±1 LSB first."""
+    scaled = audio * np.float32(32767.0)
+    if seed is not None:
+        rng = np.random.default_rng(seed)
+        scaled += rng.random(audio.shape, dtype=np.float32)
+        scaled -= rng.random(audio.shape, dtype=np.float32)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, -32768, 32767, out=scaled)
+    return scaled.astype(np.int16)
+
+
+def encode(audio: Audio, sample_rate: int, fmt: AudioFormat, *, seed: int, bitrate_kbps: int | None = None) -> bytes:
+    """Encode ``(frames, 2)`` float32 audio to ``fmt``."""
+    if fmt == AudioFormat.wav:
+        return encode_wav(audio, sample_rate, seed=seed)
+    bitrate = bitrate_kbps or CLIP_BITRATE_KBPS[fmt]
+    if fmt == AudioFormat.mp3:
+        return encode_mp3(audio, sample_rate, bitrate_kbps=bitrate)
+    return encode_opus(audio, sample_rate, bitrate_kbps=bitrate)
+
+
+def encode_wav(audio: Audio, sample_rate: int, *, seed: int) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, to_pcm16(audio, seed), sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def encode_mp3(audio: Audio, sample_rate: int, *, bitrate_kbps: int, quality: int = LAME_QUALITY) -> bytes:
+    encoder = lameenc.Encoder()
+    encoder.set_bit_rate(bitrate_kbps)
+    encoder.set_in_sample_rate(sample_rate)
+    encoder.set_channels(audio.shape[1])
+    encoder.set_quality(quality)
+    pcm = to_pcm16(audio).tobytes()
+    return bytes(encoder.encode(pcm)) + bytes(encoder.flush())
+
+
+def ffmpeg_encode(audio: Audio, sample_rate: int, output_args: list[str]) -> bytes:
+    """Pipe float PCM through ffmpeg with ``output_args`` (codec, bitrate, ``-f`` container); return stdout."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise EncodeError("ffmpeg is not installed (Debian package 'ffmpeg')")
+    command = [
+        ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-f", "f32le", "-ar", str(sample_rate), "-ac", str(audio.shape[1]), "-i", "pipe:0",
+        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
+        *output_args, "pipe:1",
+    ]
+    pcm = np.ascontiguousarray(audio, dtype="<f4").tobytes()
+    try:
+        done = subprocess.run(command, input=pcm, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise EncodeError(f"ffmpeg took longer than {FFMPEG_TIMEOUT_SECONDS} s") from exc
+    if done.returncode != 0 or not done.stdout:
+        raise EncodeError(f"ffmpeg failed ({done.returncode}): {done.stderr.decode(errors='replace').strip()}")
+    return done.stdout
+
+
+def encode_opus(audio: Audio, sample_rate: int, *, bitrate_kbps: int) -> bytes:
+    # libopus only runs at 48 kHz; ffmpeg's resampler converts 44.1 kHz input deterministically.
+    return ffmpeg_encode(audio, sample_rate, ["-c:a", "libopus", "-b:a", f"{bitrate_kbps}k", "-f", "ogg"])
+
+
+def encode_mp3_with_ffmpeg(audio: Audio, sample_rate: int, *, bitrate_kbps: int, quality: int = LAME_QUALITY) -> bytes:
+    """The same LAME encode through ffmpeg; kept for the benchmark's encoder comparison."""
+    return ffmpeg_encode(audio, sample_rate, ["-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k",
+                                              "-compression_level", str(quality), "-f", "mp3"])

@@ -1,0 +1,305 @@
+"""Commerce HTTP API: split sheets, prices, orders, downloads, the Stripe webhook, finance and statements."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import FileResponse, PlainTextResponse
+
+from remix.auth.deps import ArtistUser, CurrentUser, FinanceUser
+from remix.catalog import repository as catalog_repository
+from remix.catalog.models import Track
+from remix.commerce import entitlements, orders, renders, repository, splits, statements, webhooks
+from remix.commerce.config import CommerceSettings, get_commerce_settings
+from remix.commerce.fulfilment import licence_number
+from remix.commerce.gateway import PaymentProviderUnavailable, StripeGateway
+from remix.commerce.models import EntitlementStatus, Order, SplitSheet
+from remix.commerce.schemas import (
+    DownloadUrlOut,
+    OrderIn,
+    OrderOut,
+    PayeeIn,
+    PayeeOut,
+    PaymentOut,
+    PeriodLockOut,
+    PlacedOrderOut,
+    ProductIn,
+    ProductOut,
+    ReconciliationOut,
+    RefundIn,
+    RefundOut,
+    RejectIn,
+    SplitSheetIn,
+    SplitSheetOut,
+    StatementLineOut,
+    WebhookOut,
+)
+from remix.config import Settings
+from remix.db import SessionDep
+from remix.errors import (
+    BadRequest,
+    Conflict,
+    ConsentNotGranted,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    error_responses,
+)
+
+router = APIRouter(prefix="/api", tags=["commerce"])
+finance_router = APIRouter(prefix="/api/finance", tags=["finance"])
+
+READ_ERRORS = error_responses(Unauthorized, Forbidden, NotFound)
+WRITE_ERRORS = error_responses(Unauthorized, Forbidden, NotFound, Conflict, BadRequest)
+
+
+def commerce_settings(request: Request) -> CommerceSettings:
+    """The app's commerce settings (tests set ``app.state.commerce_settings``), else the environment's."""
+    found: CommerceSettings | None = getattr(request.app.state, "commerce_settings", None)
+    return found or get_commerce_settings()
+
+
+CommerceSettingsDep = Annotated[CommerceSettings, Depends(commerce_settings)]
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
+
+
+async def raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+# --- payees, split sheets, products --------------------------------------------------------------
+
+
+@finance_router.post("/payees", response_model=PayeeOut, status_code=201, responses=WRITE_ERRORS)
+def create_payee(body: PayeeIn, session: SessionDep, user: FinanceUser) -> object:
+    """Register a payee (artist, label, songwriter, platform …) that split sheets can pay."""
+    return splits.create_payee(session, user, body.name, body.artist_id, body.email)
+
+
+@finance_router.get("/payees", response_model=list[PayeeOut], responses=READ_ERRORS)
+def list_payees(session: SessionDep, _: FinanceUser) -> object:
+    """All payees."""
+    return repository.payees(session)
+
+
+@router.post("/tracks/{track_id}/split-sheets", response_model=SplitSheetOut, status_code=201,
+             responses=WRITE_ERRORS)
+def propose_split_sheet(track_id: int, body: SplitSheetIn, session: SessionDep, user: CurrentUser) -> SplitSheet:
+    """Propose a new version of a track's split sheet (finance, or the track's artist). Basis points must sum
+    to 10000. The artist then accepts it and finance approves it; only then does it govern new sales."""
+    lines = [splits.SplitLineIn(x.payee_id, x.role, x.basis_points) for x in body.lines]
+    return splits.propose_split_sheet(session, user, track_id, lines, body.note)
+
+
+@router.get("/tracks/{track_id}/split-sheets", response_model=list[SplitSheetOut], responses=READ_ERRORS)
+def list_split_sheets(track_id: int, session: SessionDep, user: CurrentUser) -> object:
+    """Every version of a track's split sheet (finance and the track's artist)."""
+    return splits.visible_split_sheets(session, user, track_id)
+
+
+@router.post("/split-sheets/{sheet_id}/accept", response_model=SplitSheetOut, responses=WRITE_ERRORS)
+def accept_split_sheet(sheet_id: int, session: SessionDep, user: ArtistUser) -> SplitSheet:
+    """The track's artist accepts a proposed split sheet version."""
+    return splits.accept_split_sheet(session, user, sheet_id)
+
+
+@router.post("/split-sheets/{sheet_id}/approve", response_model=SplitSheetOut, responses=WRITE_ERRORS)
+def approve_split_sheet(sheet_id: int, session: SessionDep, user: FinanceUser) -> SplitSheet:
+    """Finance approves an accepted version: sales of the track open (or continue) under it."""
+    return splits.approve_split_sheet(session, user, sheet_id)
+
+
+@router.post("/split-sheets/{sheet_id}/reject", response_model=SplitSheetOut, responses=WRITE_ERRORS)
+def reject_split_sheet(sheet_id: int, body: RejectIn, session: SessionDep, user: CurrentUser) -> SplitSheet:
+    """The artist or finance rejects a version that is not approved yet."""
+    return splits.reject_split_sheet(session, user, sheet_id, body.reason)
+
+
+@router.put("/tracks/{track_id}/products/{product}", response_model=ProductOut, responses=WRITE_ERRORS)
+def set_product(track_id: int, product: str, body: ProductIn, session: SessionDep, user: CurrentUser) -> object:
+    """Set the price (integer minor units + ISO currency) and licence terms of a track's product."""
+    return splits.set_product(session, user, track_id, product, body.price_minor, body.currency, body.licence_days,
+                              body.terms, body.active)
+
+
+@router.get("/tracks/{track_id}/products", response_model=list[ProductOut], responses=READ_ERRORS)
+def list_products(track_id: int, session: SessionDep, _: CurrentUser) -> object:
+    """What can be bought for a track, and at what price."""
+    catalog_repository.get_or_404(session, Track, track_id)
+    return [p for p in repository.products_for_track(session, track_id) if p.active]
+
+
+# --- orders and downloads -------------------------------------------------------------------------
+
+
+def _order_out(session: SessionDep, order: Order) -> OrderOut:
+    out = OrderOut.model_validate(order)
+    entitlement = repository.entitlement_for_order(session, order.id)
+    if entitlement is not None:
+        out.entitlement = entitlement.status
+        out.licence_number = licence_number(order)
+    return out
+
+
+@router.post("/orders", response_model=PlacedOrderOut, status_code=201,
+             responses=error_responses(Unauthorized, NotFound, Conflict, BadRequest, ConsentNotGranted,
+                                       PaymentProviderUnavailable))
+def place_order(
+    body: OrderIn,
+    session: SessionDep,
+    user: CurrentUser,
+    cs: CommerceSettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> PlacedOrderOut:
+    """Buy a licensed long version of a saved remix spec. Creates the Stripe PaymentIntent; the order is
+    fulfilled only when Stripe's signed webhook confirms the payment. Send an ``Idempotency-Key`` header to
+    make retries safe: the same key returns the same order."""
+    placed = orders.place_order(session, StripeGateway(cs), user, body.track_id, body.product, body.spec,
+                                body.payment_method, idempotency_key)
+    payment = None
+    if placed.payment is not None:
+        payment = PaymentOut(payment_intent_id=placed.payment.payment_intent_id, status=placed.payment.status,
+                             client_secret=placed.payment.client_secret, error=placed.payment.error)
+    return PlacedOrderOut(order=_order_out(session, placed.order), payment=payment)
+
+
+@router.get("/orders", response_model=list[OrderOut], responses=READ_ERRORS)
+def list_my_orders(session: SessionDep, user: CurrentUser) -> list[OrderOut]:
+    """Your orders, oldest first, with the state of their entitlements."""
+    return [_order_out(session, o) for o in repository.orders_of_user(session, user.id)]
+
+
+@router.get("/orders/{public_id}", response_model=OrderOut, responses=READ_ERRORS)
+def get_my_order(public_id: str, session: SessionDep, user: CurrentUser) -> OrderOut:
+    """One of your orders."""
+    return _order_out(session, orders.order_of_user(session, user, public_id))
+
+
+@router.post("/orders/{public_id}/download-url", response_model=DownloadUrlOut,
+             responses=error_responses(Unauthorized, NotFound, Conflict, ConsentNotGranted))
+def create_download_url(public_id: str, session: SessionDep, user: CurrentUser, settings: SettingsDep,
+                        cs: CommerceSettingsDep) -> DownloadUrlOut:
+    """A signed URL for the licensed long version, valid for a few minutes (no login needed to use it)."""
+    order = orders.order_of_user(session, user, public_id)
+    _require_downloadable(session, order)
+    url, expires_at = entitlements.signed_download_path(settings.secret_key, order.public_id,
+                                                        cs.download_url_ttl_seconds)
+    return DownloadUrlOut(url=url, expires_at=expires_at)
+
+
+def _require_downloadable(session: SessionDep, order: Order) -> Track:
+    entitlement = repository.entitlement_for_order(session, order.id)
+    if entitlement is None:
+        raise Conflict(f"order {order.public_id} is {order.status.value}; nothing to download yet")
+    if not entitlements.has_entitlement(session, order.user_id, order.track_id, order.spec_hash):
+        state = "expired" if entitlement.status == EntitlementStatus.active else entitlement.status.value
+        raise Conflict(f"the licence of order {order.public_id} is {state}; downloads are closed")
+    track = catalog_repository.get_or_404(session, Track, order.track_id)
+    orders.require_sellable(session, track)  # consent revoked after the sale stops downloads too
+    return track
+
+
+@router.get("/downloads/{public_id}", response_class=FileResponse,
+            responses=error_responses(Forbidden, NotFound, Conflict, ConsentNotGranted))
+def download(public_id: str, session: SessionDep, settings: SettingsDep,
+             expires: Annotated[int, Query()], signature: Annotated[str, Query(max_length=128)]) -> FileResponse:
+    """The licensed long version (WAV), if the signed URL is genuine and unexpired and the licence is live."""
+    if not entitlements.signature_is_valid(settings.secret_key, public_id, expires, signature):
+        raise Forbidden("this download link is invalid or has expired; ask for a new one")
+    order = repository.order_by_public_id(session, public_id)
+    if order is None:
+        raise NotFound(f"order {public_id} does not exist")
+    track = _require_downloadable(session, order)
+    path = renders.render_licensed_version(settings, order, renders.stem_paths_of(settings, track))
+    return FileResponse(path, media_type="audio/wav", filename=f"remix-{order.public_id}.wav")
+
+
+# --- the Stripe webhook ---------------------------------------------------------------------------
+
+
+@router.post("/commerce/stripe/webhook", response_model=WebhookOut, tags=["webhooks"],
+             responses=error_responses(BadRequest))
+def stripe_webhook(
+    session: SessionDep,
+    settings: SettingsDep,
+    cs: CommerceSettingsDep,
+    payload: Annotated[bytes, Depends(raw_body)],
+    stripe_signature: Annotated[str | None, Header()] = None,
+) -> WebhookOut:
+    """Stripe's signed event delivery. Bad signature, stale timestamp or malformed body → 400 and nothing
+    stored; a duplicate event id → 200 ``duplicate``; an unused type → 200 ``ignored``; a refund or dispute
+    that arrives before its payment → 200 ``deferred`` (applied when the payment arrives)."""
+    event = webhooks.verify(payload, stripe_signature, cs.stripe_webhook_secret, cs.webhook_tolerance_seconds)
+    outcome = webhooks.receive(session, settings, event, render_on_payment=cs.render_on_payment)
+    if cs.crash_before_commit and settings.environment == "test":
+        session.flush()
+        os._exit(86)  # crash-safety test: die with the postings written but not committed
+    return WebhookOut(event_id=outcome.event_id, status=outcome.status, note=outcome.note)
+
+
+# --- finance --------------------------------------------------------------------------------------
+
+
+@finance_router.post("/orders/{public_id}/refund", response_model=RefundOut,
+                     responses=error_responses(Unauthorized, Forbidden, NotFound, Conflict, BadRequest,
+                                               PaymentProviderUnavailable))
+def refund_order(public_id: str, body: RefundIn, session: SessionDep, user: FinanceUser,
+                 cs: CommerceSettingsDep) -> RefundOut:
+    """Refund all (no amount) or part of a paid order through Stripe. The ledger reverses the shares when
+    Stripe's ``refund.*`` webhook arrives."""
+    refund_id = orders.request_refund(session, StripeGateway(cs), user, public_id, body.amount_minor)
+    return RefundOut(refund_id=refund_id, detail="refund requested; it posts when the provider confirms it")
+
+
+@finance_router.get("/statements", response_model=list[StatementLineOut], responses=READ_ERRORS)
+def finance_statements(session: SessionDep, _: FinanceUser, period: str,
+                       payee_id: int | None = None) -> list[statements.StatementLine]:
+    """Statement lines for ``period`` (YYYY-MM): opening, sales, refunds, disputes, closing per payee."""
+    return statements.statement(session, period, None if payee_id is None else [payee_id])
+
+
+@finance_router.get("/statements.csv", response_class=PlainTextResponse, responses=READ_ERRORS)
+def finance_statements_csv(session: SessionDep, _: FinanceUser, period: str) -> PlainTextResponse:
+    """All payees' statements for ``period`` as CSV (amounts in major units, exact)."""
+    return _csv(statements.statement(session, period), period)
+
+
+def _csv(lines: list[statements.StatementLine], period: str) -> PlainTextResponse:
+    return PlainTextResponse(statements.statement_csv(lines), media_type="text/csv",
+                             headers={"Content-Disposition": f'attachment; filename="statement-{period}.csv"'})
+
+
+@finance_router.post("/periods/{period}/lock", response_model=PeriodLockOut, status_code=201,
+                     responses=WRITE_ERRORS)
+def lock_period(period: str, session: SessionDep, user: FinanceUser) -> object:
+    """Lock a period: its statements never change again; late postings go into the next open period."""
+    return statements.lock_period(session, user, period)
+
+
+@finance_router.get("/reconciliation", response_model=ReconciliationOut, responses=READ_ERRORS)
+def reconciliation(session: SessionDep, _: FinanceUser) -> statements.Reconciliation:
+    """Checks: one sale posting per paid order, balanced single-currency transactions, clearing nets to
+    zero, provider balance = sales − refunds − lost disputes; lists paid orders that need a refund."""
+    return statements.reconcile(session)
+
+
+@router.get("/statements/mine", response_model=list[StatementLineOut], responses=READ_ERRORS)
+def my_statements(session: SessionDep, user: ArtistUser, period: str) -> list[statements.StatementLine]:
+    """Statement lines of the payees linked to your artists (and only those)."""
+    return statements.statement(session, period, repository.payee_ids_for_artists(session, user.artist_ids))
+
+
+@router.get("/statements/mine.csv", response_class=PlainTextResponse, responses=READ_ERRORS)
+def my_statements_csv(session: SessionDep, user: ArtistUser, period: str) -> PlainTextResponse:
+    """Your statement lines for ``period`` as CSV."""
+    lines = statements.statement(session, period, repository.payee_ids_for_artists(session, user.artist_ids))
+    return _csv(lines, period)

@@ -1,0 +1,92 @@
+"""What a confirmed payment, refund or dispute does to the order, its entitlement and its licence.
+
+Entitlement policy (derived from the order's ledger facts, so it is the same in any delivery order):
+- paid → ``active`` for the product's licence term (``licence_days``; none = perpetual);
+- a partial refund leaves it ``active`` (a goodwill credit; the fan keeps the version);
+- a full refund (everything refunded) → ``revoked``;
+- an open dispute → ``suspended`` (no downloads); won → ``active`` again; lost → ``revoked``.
+
+Consent policy (``sell_extended`` revoked after a sale): new sales stop at once, and so do downloads
+(the download endpoint checks the grant again). Licences already issued stay valid for their term
+— the fan may keep using files already downloaded — and are never rewritten. If the grant was revoked
+between checkout and payment, the sale is still posted (the money was received) but no entitlement or
+licence is issued; the order is flagged ``needs_refund`` for finance.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from remix.audit import service as audit
+from remix.catalog.consent import check_use
+from remix.catalog.models import Scope, Track
+from remix.commerce import ledger, renders, repository
+from remix.commerce.models import Entitlement, EntitlementStatus, License, Order, OrderStatus, TransactionKind
+from remix.commerce.orders import stem_ids
+from remix.config import Settings
+from remix.db import utcnow
+
+
+def entitlement_status(facts: ledger.OrderFacts) -> EntitlementStatus:
+    if facts.refunded >= facts.gross or facts.lost > 0:
+        return EntitlementStatus.revoked
+    if facts.open_disputes:
+        return EntitlementStatus.suspended
+    return EntitlementStatus.active
+
+
+def licence_number(order: Order) -> str:
+    return f"RMX-{order.public_id.upper()}"
+
+
+def record_payment(session: Session, settings: Settings, order: Order, *, occurred_at: datetime,
+                   provider_event_id: str, render_on_payment: bool = True) -> None:
+    """Mark ``order`` paid, post the sale, and issue the entitlement and licence (once)."""
+    facts = ledger.post(session, order, TransactionKind.sale, order.payment_intent_id or order.public_id,
+                        order.amount_minor, occurred_at=occurred_at, provider_event_id=provider_event_id)
+    if facts is None:
+        return  # this payment was already recorded (another event reported it)
+    order.status = OrderStatus.paid
+    order.paid_at = occurred_at
+    track = session.get(Track, order.track_id)
+    assert track is not None
+    decision = check_use(session, Scope.sell_extended, stem_ids(track), at=utcnow())
+    if not decision.allowed or not stem_ids(track):
+        order.needs_refund = True
+        session.flush()
+        audit.record(session, "order.paid_unfulfillable", "order", order.public_id, actor_user_id=None,
+                     amount_minor=order.amount_minor, currency=order.currency, uncovered=list(decision.uncovered),
+                     provider_event_id=provider_event_id)
+        return
+    valid_until = occurred_at + timedelta(days=order.licence_days) if order.licence_days else None
+    session.add(Entitlement(order_id=order.id, user_id=order.user_id, track_id=order.track_id,
+                            spec_hash=order.spec_hash, product=order.product, status=EntitlementStatus.active,
+                            granted_at=occurred_at, valid_until=valid_until, updated_at=utcnow()))
+    session.add(License(number=licence_number(order), order_id=order.id, user_id=order.user_id,
+                        track_id=order.track_id, spec_hash=order.spec_hash, product=order.product,
+                        split_sheet_id=order.split_sheet_id, consent_grant_ids=json.dumps(decision.grant_ids),
+                        terms=order.terms, issued_at=occurred_at, valid_until=valid_until))
+    session.flush()
+    audit.record(session, "order.paid", "order", order.public_id, actor_user_id=None,
+                 amount_minor=order.amount_minor, currency=order.currency, split_sheet_id=order.split_sheet_id,
+                 provider_event_id=provider_event_id, licence=licence_number(order))
+    if render_on_payment:
+        renders.render_after_commit(session, settings, order, track)
+
+
+def after_posting(session: Session, order: Order, kind: TransactionKind, ref: str, amount: int,
+                  facts: ledger.OrderFacts) -> None:
+    """Audit a refund or dispute posting and bring the entitlement in line with the policy."""
+    entitlement = repository.entitlement_for_order(session, order.id)
+    status = entitlement_status(facts)
+    before = entitlement.status.value if entitlement else None
+    if entitlement is not None and entitlement.status != status:
+        entitlement.status = status
+        entitlement.updated_at = utcnow()
+        session.flush()
+    audit.record(session, f"ledger.{kind.value}", "order", order.public_id, actor_user_id=None, reference=ref,
+                 amount_minor=amount, currency=order.currency, entitlement_before=before,
+                 entitlement_after=status.value if entitlement else None)

@@ -1,0 +1,190 @@
+"""The double-entry royalty ledger: balanced, append-only postings in integer minor units.
+
+Accounts (one currency each): ``provider:CUR`` (money at Stripe), ``clearing:CUR`` (proceeds on their way
+to payees; every transaction moves as much in as out, so it always nets to zero), ``payable:PAYEE:CUR``
+(what we owe a payee) and ``hold:PAYEE:CUR`` (a payee's share frozen by an open dispute).
+Entries are signed: debit positive, credit negative; every transaction's entries sum to zero.
+
+How a posting is computed: the facts of an order (its gross, every refund, every dispute and its outcome)
+determine a *target* balance per account, using largest-remainder shares of cumulative amounts. Each
+posting writes the difference between that target and what the order's earlier postings already wrote.
+So the final balances depend only on *which* facts arrived, never on the order they arrived in, and a
+payee's shares of a sale fully refunded in several parts return exactly to zero.
+
+Policy for refunds and disputes (what the shares mean):
+- a refund takes the refunded amount back from payees (by share) and out of the provider account;
+- an opened dispute moves the disputed amount of the payees' shares from *payable* to *hold*;
+- a won dispute moves it back; a lost dispute releases the hold and the money leaves the provider account.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from remix.commerce import repository
+from remix.commerce.allocation import allocate_shares
+from remix.commerce.models import AccountKind, LedgerTransaction, Order, SplitSheet, TransactionKind
+from remix.db import utcnow
+from remix.errors import Conflict
+
+
+class PostingRefused(Conflict):
+    """The posting would take back more than the order's remaining amount (or is otherwise impossible)."""
+
+
+@dataclass
+class OrderFacts:
+    """What is known about one order's money: gross, refunds, disputes (open, won, lost)."""
+
+    gross: int
+    refunded: int = 0
+    open_disputes: dict[str, int] = field(default_factory=dict)
+    won: int = 0
+    lost: int = 0
+
+    @property
+    def held(self) -> int:
+        return sum(self.open_disputes.values())
+
+    @property
+    def taken_back(self) -> int:
+        """Everything no longer owed to payees (refunded, held or lost)."""
+        return self.refunded + self.held + self.lost
+
+    def apply(self, kind: TransactionKind, ref: str, amount: int) -> None:
+        if kind == TransactionKind.refund:
+            self.refunded += amount
+        elif kind == TransactionKind.dispute_opened:
+            self.open_disputes[ref] = amount
+        elif kind == TransactionKind.dispute_won:
+            self.won += self.open_disputes.pop(ref, 0)
+        elif kind == TransactionKind.dispute_lost:
+            self.lost += self.open_disputes.pop(ref, 0)
+
+
+def facts_of(session: Session, order: Order) -> OrderFacts:
+    facts = OrderFacts(gross=order.amount_minor)
+    for kind, source_key, amount in repository.transactions_of_order(session, order.id):
+        facts.apply(kind, source_key.split(":", 1)[1], amount)
+    return facts
+
+
+def source_key(kind: TransactionKind, ref: str) -> str:
+    return f"{kind.value}:{ref}"
+
+
+def period_of(at: datetime) -> str:
+    return f"{at.year:04d}-{at.month:02d}"
+
+
+def next_period(period: str) -> str:
+    year, month = (int(p) for p in period.split("-"))
+    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+
+
+def open_period_for(session: Session, at: datetime) -> str:
+    """The period a posting for something that happened at ``at`` lands in: its own month, or the first
+    unlocked month after it (a locked period never changes; corrections post into the next one)."""
+    locked = repository.locked_periods(session)
+    period = period_of(at)
+    while period in locked:
+        period = next_period(period)
+    return period
+
+
+def _codes(currency: str, payee_id: int) -> tuple[str, str]:
+    return f"payable:{payee_id}:{currency}", f"hold:{payee_id}:{currency}"
+
+
+def _targets(sheet: SplitSheet, facts: OrderFacts, currency: str) -> dict[str, int]:
+    """Target balance (debit positive) of every account this order touches."""
+    bps = [line.basis_points for line in sheet.lines]
+    owed_gross = allocate_shares(facts.gross, bps)
+    taken = allocate_shares(facts.taken_back, bps)
+    refunded = allocate_shares(facts.refunded, bps)
+    refunded_or_held = allocate_shares(facts.refunded + facts.held, bps)
+    targets: dict[str, int] = defaultdict(int)
+    for index, line in enumerate(sheet.lines):
+        payable, hold = _codes(currency, line.payee_id)
+        targets[payable] -= owed_gross[index] - taken[index]
+        targets[hold] -= refunded_or_held[index] - refunded[index]
+    targets[f"provider:{currency}"] = facts.gross - facts.refunded - facts.lost
+    return targets
+
+
+def _account_ids(session: Session, currency: str, payee_ids: set[int]) -> dict[str, int]:
+    wanted: dict[str, tuple[AccountKind, int | None]] = {
+        f"provider:{currency}": (AccountKind.provider, None),
+        f"clearing:{currency}": (AccountKind.clearing, None),
+    }
+    for payee_id in payee_ids:
+        payable, hold = _codes(currency, payee_id)
+        wanted[payable] = (AccountKind.payable, payee_id)
+        wanted[hold] = (AccountKind.dispute_hold, payee_id)
+    found = repository.accounts_by_code(session, wanted)
+    missing = [code for code in wanted if code not in found]
+    if missing:
+        for code in missing:
+            kind, owner = wanted[code]
+            repository.insert_account(session, code, kind, owner, currency)
+        found = repository.accounts_by_code(session, wanted)
+    return {code: account.id for code, account in found.items()}
+
+
+def post(
+    session: Session,
+    order: Order,
+    kind: TransactionKind,
+    ref: str,
+    amount: int,
+    *,
+    occurred_at: datetime,
+    provider_event_id: str | None,
+) -> OrderFacts | None:
+    """Post one fact about ``order`` (a sale, a refund, a dispute step) once; None if already posted.
+
+    The caller holds the order's row lock, so postings of one order never interleave.
+    """
+    key = source_key(kind, ref)
+    if repository.transaction_exists(session, key):
+        return None
+    if amount <= 0:
+        raise PostingRefused(f"{kind.value} amount must be positive, got {amount}")
+    is_first = kind == TransactionKind.sale
+    facts = OrderFacts(gross=order.amount_minor) if is_first else facts_of(session, order)
+    before_taken = facts.taken_back
+    facts.apply(kind, ref, amount)
+    if kind in (TransactionKind.refund, TransactionKind.dispute_opened) and facts.taken_back > facts.gross:
+        raise PostingRefused(
+            f"{kind.value} of {amount} exceeds what is left of order {order.public_id} "
+            f"({order.amount_minor - before_taken} {order.currency})"
+        )
+    sheet = session.get(SplitSheet, order.split_sheet_id)
+    assert sheet is not None
+    currency = order.currency
+    ids = _account_ids(session, currency, {line.payee_id for line in sheet.lines})
+    current = {} if is_first else repository.balances_of_order(session, order.id)
+    targets = _targets(sheet, facts, currency)
+    deltas = {code: target - current.get(ids[code], 0) for code, target in targets.items()}
+    provider_delta = deltas.pop(f"provider:{currency}")
+    clearing = ids[f"clearing:{currency}"]
+    entries: list[tuple[int, int]] = [
+        (ids[f"provider:{currency}"], provider_delta),
+        (clearing, -provider_delta),
+        (clearing, provider_delta),
+        *((ids[code], delta) for code, delta in sorted(deltas.items())),
+    ]
+    entries = [(account, value) for account, value in entries if value != 0]
+    if sum(value for _, value in entries) != 0:  # pragma: no cover - guaranteed by exact allocation
+        raise AssertionError(f"unbalanced posting for {key}")
+    transaction = LedgerTransaction(
+        source_key=key, kind=kind, order_id=order.id, split_sheet_id=order.split_sheet_id, currency=currency,
+        amount_minor=amount, period=open_period_for(session, occurred_at), provider_event_id=provider_event_id,
+        occurred_at=occurred_at, posted_at=utcnow(),
+    )
+    repository.add_transaction(session, transaction, entries)
+    return facts

@@ -1,0 +1,307 @@
+"""All commerce SQL: lookups, idempotent inserts, row locks and ledger aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from remix.commerce.models import (
+    AccountKind,
+    Entitlement,
+    EntitlementStatus,
+    EventStatus,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    Order,
+    OrderStatus,
+    Payee,
+    PeriodLock,
+    ProviderEvent,
+    SplitSheet,
+    SplitSheetStatus,
+    TrackProduct,
+    TransactionKind,
+)
+
+
+def _insert_ignoring_duplicates(session: Session, table: Any, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING; True when the row was new.
+
+    On PostgreSQL a concurrent insert of the same key waits for the other transaction and then
+    reports a conflict, so exactly one of two racing deliveries goes on to process the event.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
+    else:  # pragma: no cover - only the two supported databases
+        stmt = insert(table).values(**values)
+    result = session.execute(stmt)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def insert_event(session: Session, values: dict[str, Any]) -> bool:
+    return _insert_ignoring_duplicates(session, ProviderEvent.__table__, values)
+
+
+def get_event(session: Session, event_id: str) -> ProviderEvent | None:
+    return session.get(ProviderEvent, event_id)
+
+
+def deferred_events(session: Session, payment_intent_id: str) -> Sequence[ProviderEvent]:
+    return (
+        session.execute(
+            select(ProviderEvent)
+            .where(ProviderEvent.payment_intent_id == payment_intent_id,
+                   ProviderEvent.status == EventStatus.deferred)
+            .order_by(ProviderEvent.created, ProviderEvent.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def order_for_payment_intent(session: Session, payment_intent_id: str, *, lock: bool) -> Order | None:
+    """The order paid by ``payment_intent_id``; ``lock`` takes its row lock (PostgreSQL) so postings
+    for one order run one at a time."""
+    stmt = select(Order).where(Order.payment_intent_id == payment_intent_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def order_by_public_id(session: Session, public_id: str) -> Order | None:
+    return session.execute(select(Order).where(Order.public_id == public_id)).scalar_one_or_none()
+
+
+def orders_of_user(session: Session, user_id: int) -> Sequence[Order]:
+    return session.execute(select(Order).where(Order.user_id == user_id).order_by(Order.id)).scalars().all()
+
+
+def entitlement_for_order(session: Session, order_id: int) -> Entitlement | None:
+    return session.execute(select(Entitlement).where(Entitlement.order_id == order_id)).scalar_one_or_none()
+
+
+def active_entitlement_exists(session: Session, user_id: int, track_id: int, spec_hash: str, at: Any) -> bool:
+    row = session.execute(
+        select(Entitlement.id)
+        .where(
+            Entitlement.user_id == user_id,
+            Entitlement.track_id == track_id,
+            Entitlement.spec_hash == spec_hash,
+            Entitlement.status == EntitlementStatus.active,
+            (Entitlement.valid_until.is_(None)) | (Entitlement.valid_until > at),
+        )
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+# --- split sheets, payees, products ---------------------------------------------------------------
+
+
+def payees(session: Session) -> Sequence[Payee]:
+    return session.execute(select(Payee).order_by(Payee.id)).scalars().all()
+
+
+def payee_by_name(session: Session, name: str) -> Payee | None:
+    return session.execute(select(Payee).where(Payee.name == name)).scalar_one_or_none()
+
+
+def payee_ids_for_artists(session: Session, artist_ids: Iterable[int]) -> list[int]:
+    ids = list(artist_ids)
+    if not ids:
+        return []
+    return list(session.execute(select(Payee.id).where(Payee.artist_id.in_(ids))).scalars())
+
+
+def split_sheets_for_track(session: Session, track_id: int) -> Sequence[SplitSheet]:
+    return (
+        session.execute(select(SplitSheet).where(SplitSheet.track_id == track_id).order_by(SplitSheet.version))
+        .scalars()
+        .all()
+    )
+
+
+def latest_split_version(session: Session, track_id: int) -> int:
+    return int(session.execute(
+        select(func.coalesce(func.max(SplitSheet.version), 0)).where(SplitSheet.track_id == track_id)
+    ).scalar_one())
+
+
+def current_approved_split(session: Session, track_id: int) -> SplitSheet | None:
+    return session.execute(
+        select(SplitSheet)
+        .where(SplitSheet.track_id == track_id, SplitSheet.status == SplitSheetStatus.approved)
+        .order_by(SplitSheet.version.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def product_for_track(session: Session, track_id: int, product: str) -> TrackProduct | None:
+    return session.execute(
+        select(TrackProduct).where(TrackProduct.track_id == track_id, TrackProduct.product == product)
+    ).scalar_one_or_none()
+
+
+def products_for_track(session: Session, track_id: int) -> Sequence[TrackProduct]:
+    return (
+        session.execute(select(TrackProduct).where(TrackProduct.track_id == track_id).order_by(TrackProduct.id))
+        .scalars()
+        .all()
+    )
+
+
+# --- ledger ---------------------------------------------------------------------------------------
+
+
+def accounts_by_code(session: Session, codes: Iterable[str]) -> dict[str, LedgerAccount]:
+    wanted = list(set(codes))
+    rows = session.execute(select(LedgerAccount).where(LedgerAccount.code.in_(wanted))).scalars()
+    return {account.code: account for account in rows}
+
+
+def insert_account(session: Session, code: str, kind: AccountKind, payee_id: int | None, currency: str) -> None:
+    _insert_ignoring_duplicates(
+        session, LedgerAccount.__table__, {"code": code, "kind": kind.value, "payee_id": payee_id,
+                                           "currency": currency}
+    )
+
+
+def transaction_exists(session: Session, source_key: str) -> bool:
+    return session.execute(
+        select(LedgerTransaction.id).where(LedgerTransaction.source_key == source_key)
+    ).first() is not None
+
+
+def transactions_of_order(session: Session, order_id: int) -> Sequence[tuple[TransactionKind, str, int]]:
+    rows = session.execute(
+        select(LedgerTransaction.kind, LedgerTransaction.source_key, LedgerTransaction.amount_minor)
+        .where(LedgerTransaction.order_id == order_id)
+        .order_by(LedgerTransaction.id)
+    ).all()
+    return [(row.kind, row.source_key, row.amount_minor) for row in rows]
+
+
+def balances_of_order(session: Session, order_id: int) -> dict[int, int]:
+    """Sum of entries per account over the order's transactions (debit positive)."""
+    rows = session.execute(
+        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount_minor))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerTransaction.order_id == order_id)
+        .group_by(LedgerEntry.account_id)
+    ).all()
+    return {account_id: int(total) for account_id, total in rows}
+
+
+def add_transaction(session: Session, transaction: LedgerTransaction, entries: list[tuple[int, int]]) -> None:
+    session.add(transaction)
+    session.flush()
+    session.execute(
+        insert(LedgerEntry),
+        [{"transaction_id": transaction.id, "account_id": account, "amount_minor": amount}
+         for account, amount in entries],
+    )
+
+
+def locked_periods(session: Session) -> set[str]:
+    return set(session.execute(select(PeriodLock.period)).scalars())
+
+
+def period_lock(session: Session, period: str) -> PeriodLock | None:
+    return session.get(PeriodLock, period)
+
+
+def statement_rows(session: Session, payee_ids: Sequence[int] | None) -> Sequence[Any]:
+    """Per payee, currency, period, account kind and transaction kind: the summed entries."""
+    stmt = (
+        select(
+            LedgerAccount.payee_id,
+            LedgerAccount.currency,
+            LedgerAccount.kind.label("account_kind"),
+            LedgerTransaction.period,
+            LedgerTransaction.kind.label("transaction_kind"),
+            func.sum(LedgerEntry.amount_minor).label("total"),
+        )
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerAccount.payee_id.is_not(None))
+        .group_by(LedgerAccount.payee_id, LedgerAccount.currency, LedgerAccount.kind, LedgerTransaction.period,
+                  LedgerTransaction.kind)
+    )
+    if payee_ids is not None:
+        stmt = stmt.where(LedgerAccount.payee_id.in_(list(payee_ids)))
+    return session.execute(stmt).all()
+
+
+def unbalanced_transactions(session: Session) -> list[int]:
+    rows = session.execute(
+        select(LedgerEntry.transaction_id)
+        .group_by(LedgerEntry.transaction_id)
+        .having(func.sum(LedgerEntry.amount_minor) != 0)
+    ).scalars()
+    return list(rows)
+
+
+def mixed_currency_transactions(session: Session) -> list[int]:
+    rows = session.execute(
+        select(LedgerTransaction.id)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerAccount.currency != LedgerTransaction.currency)
+        .distinct()
+    ).scalars()
+    return list(rows)
+
+
+def account_kind_totals(session: Session) -> dict[tuple[AccountKind, str], int]:
+    rows = session.execute(
+        select(LedgerAccount.kind, LedgerAccount.currency, func.sum(LedgerEntry.amount_minor))
+        .join(LedgerEntry, LedgerEntry.account_id == LedgerAccount.id)
+        .group_by(LedgerAccount.kind, LedgerAccount.currency)
+    ).all()
+    return {(kind, currency): int(total) for kind, currency, total in rows}
+
+
+def paid_orders_without_one_sale(session: Session) -> list[int]:
+    """Paid orders with zero or several sale postings (both are reconciliation failures)."""
+    sales = (
+        select(LedgerTransaction.order_id, func.count().label("n"))
+        .where(LedgerTransaction.kind == TransactionKind.sale)
+        .group_by(LedgerTransaction.order_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Order.id)
+        .outerjoin(sales, sales.c.order_id == Order.id)
+        .where(Order.status == OrderStatus.paid, func.coalesce(sales.c.n, 0) != 1)
+    ).scalars()
+    return list(rows)
+
+
+def sales_without_paid_order(session: Session) -> list[int]:
+    rows = session.execute(
+        select(LedgerTransaction.id)
+        .join(Order, Order.id == LedgerTransaction.order_id)
+        .where(LedgerTransaction.kind == TransactionKind.sale, Order.status != OrderStatus.paid)
+    ).scalars()
+    return list(rows)
+
+
+def transaction_totals(session: Session) -> dict[tuple[TransactionKind, str], int]:
+    rows = session.execute(
+        select(LedgerTransaction.kind, LedgerTransaction.currency, func.sum(LedgerTransaction.amount_minor))
+        .group_by(LedgerTransaction.kind, LedgerTransaction.currency)
+    ).all()
+    return {(kind, currency): int(total) for kind, currency, total in rows}
+
+
+def orders_needing_refund(session: Session) -> list[str]:
+    return list(session.execute(select(Order.public_id).where(Order.needs_refund.is_(True))).scalars())

@@ -1,0 +1,92 @@
+"""The per-process hub of live sessions: the shared frame scheduler, audio workers, caches and session store."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+
+from remix.config import Settings
+from remix.live.scheduler import RenderScheduler
+from remix.live.service import TTLCache
+from remix.live.store import InMemorySessionStore, SessionStore
+from remix.live.visual import FrameRequest, FrameResult, render_frames
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """Knobs of the live service. Tests and benchmarks set ``app.state.live_config`` before the first session."""
+
+    frame_steps: int = 4
+    frame_size: int = 256
+    max_fps: float = 8.0
+    max_batch: int = 16
+    gather_ms: float = 5.0
+    consent_recheck_seconds: float = 1.0
+    audio_workers: int = 2
+    prompts_per_second: float = 2.0
+    prompt_burst: float = 4.0
+    messages_per_second: float = 50.0
+    message_burst: float = 100.0
+    max_replies_waiting: int = 256
+    max_audio_waiting: int = 4
+
+
+class LiveHub:
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], config: LiveConfig,
+                 store: SessionStore | None = None) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.config = config
+        self.store: SessionStore = store or InMemorySessionStore()
+        self.audio_pool = ThreadPoolExecutor(max_workers=config.audio_workers, thread_name_prefix="live-audio")
+        self.pipelines: dict[int, Any] = {}
+        self.scheduler: RenderScheduler[FrameRequest, FrameResult] = RenderScheduler(
+            self._render_batch, max_batch=config.max_batch, max_wait_ms=config.gather_ms)
+        # Consent and model checks shared by all sessions, re-asked at most once per recheck interval.
+        self.consent = TTLCache(config.consent_recheck_seconds)
+        self.models = TTLCache(config.consent_recheck_seconds)
+        self.rules = TTLCache(max(config.consent_recheck_seconds, 2.0))
+        self._sessions = 0
+        self._lock = asyncio.Lock()
+        self._pipeline_lock = threading.Lock()
+
+    def _render_batch(self, model_key: Hashable, requests: Sequence[FrameRequest]) -> Sequence[FrameResult]:
+        pipeline = self.pipelines[int(model_key)]  # type: ignore[call-overload]
+        return render_frames(pipeline, requests)
+
+    def remember_pipeline(self, model_id: int, pipeline: Any) -> None:
+        with self._pipeline_lock:
+            self.pipelines[model_id] = pipeline
+
+    async def session_started(self) -> None:
+        async with self._lock:
+            if self._sessions == 0:
+                self.scheduler.start()
+            self._sessions += 1
+
+    async def session_ended(self) -> None:
+        async with self._lock:
+            self._sessions -= 1
+            if self._sessions == 0:
+                # No session left: stop the scheduler task so nothing outlives the event loop (tests, shutdown).
+                await self.scheduler.stop()
+
+    @property
+    def session_count(self) -> int:
+        return self._sessions
+
+
+def hub_for(app: FastAPI) -> LiveHub:
+    hub: LiveHub | None = getattr(app.state, "live_hub", None)
+    if hub is None:
+        config = getattr(app.state, "live_config", None) or LiveConfig()
+        hub = LiveHub(app.state.settings, app.state.sessionmaker, config)
+        app.state.live_hub = hub
+    return hub

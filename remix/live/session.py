@@ -1,0 +1,424 @@
+"""One fan's live session: the message handlers, the audio loop, the visual loop and the consent watch.
+
+Everything a handler does on the event loop is quick (validating a mix, moving the playhead); database
+work and rendering run in worker threads, so a control message is answered in well under a frame's time
+even while hundreds of sessions are rendering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import torch
+from pydantic import ValidationError
+
+from remix.audio.errors import RemixSpecRejected
+from remix.audio.service import fit_spec_to_track
+from remix.audio.spec import RemixSpec
+from remix.errors import RemixError
+from remix.live import service
+from remix.live.audio import (
+    CHUNK_SECONDS,
+    LEAD_SECONDS,
+    LIVE_FIELDS,
+    AudioChunk,
+    audible_asset_ids,
+    chunk_window,
+    energy_to_level,
+    merge_mix,
+    render_chunk,
+    spec_for_window,
+)
+from remix.live.hub import LiveHub
+from remix.live.outbox import Outbox
+from remix.live.protocol import (
+    AuthMessage,
+    ClientMessage,
+    FrameKind,
+    MixMessage,
+    PauseMessage,
+    PingMessage,
+    PlayMessage,
+    PromptMessage,
+    ProtocolError,
+    SeekMessage,
+    SnapshotMessage,
+    ack,
+    pack_frame,
+)
+from remix.live.ratelimit import TokenBucket
+from remix.live.service import TrackContext
+from remix.live.store import SavedSession
+from remix.live.visual import FrameRequest, FrameResult, PromptBlend, embed_prompt, strength_for_energy
+
+logger = logging.getLogger(__name__)
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'spec'}: {err['msg']}" for err in exc.errors())
+
+
+class LiveSession:
+    def __init__(self, hub: LiveHub, outbox: Outbox, user_id: int, context: TrackContext, saved: SavedSession,
+                 *, resumed: bool) -> None:
+        self.hub = hub
+        self.outbox = outbox
+        self.user_id = user_id
+        self.ctx = context
+        self.session_id = saved.session_id
+        self.resumed = resumed
+        self.mix: dict[str, Any] = saved.mix
+        self.prompt = saved.prompt
+        self.playing = False
+        self.revoked = False
+        self.visuals_on = False
+        self.visuals_reason = context.visuals_reason
+        self.model_id = context.model_id
+        self.pipeline: Any = None
+        self._loop = asyncio.get_running_loop()
+        # Playhead in track seconds: anchor + tempo × (now − anchor time) while playing.
+        self._anchor_pos = min(saved.position_seconds, max(0.0, context.duration_seconds - 0.05))
+        self._anchor_time = self._loop.time()
+        self._render_pos = self._anchor_pos
+        self.audio_sequence = 0
+        self.image_sequence = 0
+        self.level = 0.0  # loudness of the last chunk, 0…1: drives the visuals' strength
+        self.blend = PromptBlend()
+        self._prev_pixels: torch.Tensor | None = None
+        self._frame_index = 0
+        self._last_submit = 0.0
+        self._audio_wake = asyncio.Event()
+        self._frame_wanted = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        config = hub.config
+        self._messages = TokenBucket(config.messages_per_second, config.message_burst)
+        self._prompts = TokenBucket(config.prompts_per_second, config.prompt_burst)
+        self.spec = self._validate_mix(self.mix)  # a resumed mix was valid when saved
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.hub.session_started()
+        self.hub.scheduler.register(self.session_id, self._deliver_frame)
+        if self.model_id is not None:
+            try:
+                self.pipeline = await asyncio.to_thread(service.load_pipeline, self.hub.factory, self.hub.settings,
+                                                        self.user_id, self.model_id)
+                self.hub.remember_pipeline(self.model_id, self.pipeline)
+                self.visuals_on = True
+            except RemixError as exc:
+                self.visuals_reason = f"visuals are off: {exc.detail}"
+        if self.visuals_on and self.prompt:
+            await self._set_prompt_embedding(self.prompt)
+        self.outbox.reply(self.state_message())
+        self._tasks = [self._loop.create_task(self._audio_loop(), name=f"live-audio-{self.session_id}"),
+                       self._loop.create_task(self._visual_loop(), name=f"live-visual-{self.session_id}"),
+                       self._loop.create_task(self._consent_watch(), name=f"live-consent-{self.session_id}")]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self.hub.scheduler.unregister(self.session_id)
+        self.save()
+        await self.hub.session_ended()
+
+    def save(self) -> None:
+        self.hub.store.save(SavedSession(session_id=self.session_id, user_id=self.user_id,
+                                         track_id=self.ctx.track.id, mix=self.mix, prompt=self.prompt,
+                                         position_seconds=self.position()))
+
+    def state_message(self) -> dict[str, Any]:
+        return {
+            "type": "state", "session_id": self.session_id, "resumed": self.resumed, "track_id": self.ctx.track.id,
+            "duration_seconds": round(self.ctx.duration_seconds, 3), "mix": self.mix, "prompt": self.prompt,
+            "position_seconds": round(self.position(), 3), "playing": self.playing, "rendering": not self.revoked,
+            "audio": {"format": "wav", "sample_rate": self.ctx.sample_rate, "chunk_seconds": CHUNK_SECONDS,
+                      "lead_seconds": LEAD_SECONDS},
+            "visuals": {"available": self.visuals_on, "model_id": self.model_id if self.visuals_on else None,
+                        "reason": "" if self.visuals_on else self.visuals_reason, "format": "jpeg",
+                        "size": self.hub.config.frame_size},
+        }
+
+    # ------------------------------------------------------------------------------------------ playhead
+
+    @property
+    def tempo(self) -> float:
+        return self.spec.tempo
+
+    def position(self) -> float:
+        if not self.playing:
+            return max(0.0, self._anchor_pos)
+        return max(0.0, self._anchor_pos + self.tempo * (self._loop.time() - self._anchor_time))
+
+    def _reanchor(self) -> None:
+        self._anchor_pos, self._anchor_time = self.position(), self._loop.time()
+
+    # ------------------------------------------------------------------------------------------ messages
+
+    async def handle(self, message: ClientMessage) -> None:
+        """Answer one message with an ack or a typed error (raised as ProtocolError)."""
+        wait = self._messages.take()
+        if wait:
+            raise ProtocolError("RateLimited", f"too many messages; retry in {wait * 1000:.0f} ms", message.id)
+        handlers: dict[type, Callable[[Any], Awaitable[dict[str, Any]]]] = {
+            PingMessage: self._on_ping, PlayMessage: self._on_play, PauseMessage: self._on_pause,
+            SeekMessage: self._on_seek, MixMessage: self._on_mix, PromptMessage: self._on_prompt,
+            SnapshotMessage: self._on_snapshot, AuthMessage: self._on_auth,
+        }
+        handler = handlers[type(message)]
+        try:
+            self.outbox.reply(await handler(message))
+        except RemixError as exc:
+            raise ProtocolError(type(exc).__name__, exc.detail, message.id) from exc
+
+    async def _on_auth(self, message: AuthMessage) -> dict[str, Any]:
+        return ack(message.id, already_authenticated=True)
+
+    async def _on_ping(self, message: PingMessage) -> dict[str, Any]:
+        return ack(message.id, server_time_ms=int(time.time() * 1000), position_seconds=round(self.position(), 3),
+                   images_dropped=self.outbox.stats.images_dropped, audio_dropped=self.outbox.stats.audio_dropped)
+
+    async def _on_play(self, message: PlayMessage) -> dict[str, Any]:
+        if self.revoked:
+            # Only a fresh check can lift a revocation (the artist granted again).
+            await asyncio.to_thread(self._check_audio_consent, True)
+            self.revoked = False
+            self.outbox.reply(self.state_message())
+        if not self.playing:
+            self._reanchor()
+            self.playing = True
+            self._render_pos = self._anchor_pos
+            self._audio_wake.set()
+            self._frame_wanted.set()
+        return ack(message.id, position_seconds=round(self.position(), 3))
+
+    async def _on_pause(self, message: PauseMessage) -> dict[str, Any]:
+        if self.playing:
+            self._reanchor()
+            self.playing = False
+            self.level = 0.0
+            self.save()
+        return ack(message.id, position_seconds=round(self.position(), 3))
+
+    async def _on_seek(self, message: SeekMessage) -> dict[str, Any]:
+        if message.position_seconds >= self.ctx.duration_seconds:
+            raise ProtocolError("SeekOutOfRange", f"position_seconds: {message.position_seconds:g} s is past the end "
+                                f"of the track ({self.ctx.duration_seconds:.3f} s)", message.id)
+        self._anchor_pos, self._anchor_time = message.position_seconds, self._loop.time()
+        self._render_pos = message.position_seconds
+        self._audio_wake.set()
+        self.save()
+        return ack(message.id, position_seconds=round(message.position_seconds, 3),
+                   applies_from_audio_sequence=self.audio_sequence)
+
+    def _validate_mix(self, mix: dict[str, Any]) -> RemixSpec:
+        unknown = sorted(set(mix) - set(LIVE_FIELDS))
+        if unknown:
+            raise ProtocolError("InvalidMix", f"{unknown[0]}: not a live mix field; a mix may change "
+                                f"{', '.join(LIVE_FIELDS)} (the playhead sets the window)")
+        try:
+            spec = spec_for_window(mix, 0.0, min(1.0, self.ctx.duration_seconds))
+        except ValidationError as exc:
+            raise ProtocolError("InvalidMix", _validation_detail(exc)) from exc
+        try:
+            fit_spec_to_track(self.ctx.track, self.ctx.stems, spec)
+        except RemixSpecRejected as exc:
+            raise ProtocolError("RemixSpecRejected", exc.detail) from exc
+        return spec
+
+    async def _on_mix(self, message: MixMessage) -> dict[str, Any]:
+        merged = merge_mix(self.mix, message.spec)
+        try:
+            spec = self._validate_mix(merged)
+        except ProtocolError as exc:
+            exc.message_id = message.id
+            raise
+        if spec.tempo != self.spec.tempo:
+            self._reanchor()
+        self.mix, self.spec = merged, spec
+        self._audio_wake.set()
+        self.save()
+        # Chunks numbered from here on are mixed with the new settings (earlier ones are already rendering).
+        return ack(message.id, applies_from_audio_sequence=self.audio_sequence, spec_hash=spec.spec_hash)
+
+    async def _on_prompt(self, message: PromptMessage) -> dict[str, Any]:
+        wait = self._prompts.take()
+        if wait:
+            raise ProtocolError("RateLimited", f"at most {self.hub.config.prompts_per_second:g} prompts per second; "
+                                f"retry in {wait * 1000:.0f} ms", message.id)
+        text = message.text.strip()
+        facts = await asyncio.to_thread(
+            self.hub.rules.get, ("rules", self.ctx.artist_id),
+            lambda: service.prompt_rules(self.hub.factory, self.ctx.artist_id))
+        reason = facts.refusal(text)
+        if reason is not None:
+            raise ProtocolError("PromptRefused", reason, message.id)
+        self.prompt = text
+        self.save()
+        if self.visuals_on:
+            await self._set_prompt_embedding(text)
+        return ack(message.id, visuals=self.visuals_on, applies_from_frame_sequence=self.image_sequence)
+
+    async def _on_snapshot(self, message: SnapshotMessage) -> dict[str, Any]:
+        duration = self.ctx.duration_seconds
+        length = min(message.length_seconds, duration)
+        start = min(self.position(), duration - length)
+        spec = spec_for_window(self.mix, round(start, 3), round(length, 3))
+        snapshot = await asyncio.to_thread(service.save_snapshot, self.hub.factory, self.user_id, self.ctx.track.id,
+                                           spec, title=message.title, prompt=self.prompt,
+                                           model_id=self.model_id if self.visuals_on else None)
+        return ack(message.id, snapshot_id=snapshot.id, spec=snapshot.spec, spec_hash=snapshot.spec_hash)
+
+    # ------------------------------------------------------------------------------------------ consent
+
+    def _check_audio_consent(self, fresh: bool = False) -> None:
+        ids = tuple(sorted(audible_asset_ids(self.ctx.stems, self.spec)))
+        self.hub.consent.get(("preview", ids), lambda: service.require_preview(self.hub.factory, ids), fresh=fresh)
+
+    def _revoke(self, exc: RemixError) -> None:
+        if self.revoked:
+            return
+        self.revoked = True
+        self.playing = False
+        self.level = 0.0
+        self.outbox.reply({"type": "error", "id": None, "error": type(exc).__name__,
+                           "detail": f"{exc.detail}; rendering has stopped"})
+        self.outbox.reply(self.state_message())
+
+    def _visuals_off(self, exc: RemixError) -> None:
+        if not self.visuals_on:
+            return
+        self.visuals_on = False
+        self.visuals_reason = f"visuals are off: {exc.detail}"
+        self.outbox.reply({"type": "notice", "notice": "VisualsStopped", "detail": self.visuals_reason})
+
+    async def _consent_watch(self) -> None:
+        """Re-ask consent while rendering (answers are shared across sessions for the recheck interval)."""
+        interval = self.hub.config.consent_recheck_seconds
+        while True:
+            await asyncio.sleep(interval)
+            if self.revoked:
+                continue
+            try:
+                await asyncio.to_thread(self._check_audio_consent)
+            except RemixError as exc:
+                self._revoke(exc)
+                continue
+            if self.visuals_on and self.model_id is not None:
+                model_id = self.model_id
+                try:
+                    await asyncio.to_thread(
+                        self.hub.models.get, ("model", self.user_id, model_id),
+                        functools.partial(service.authorize_model, self.hub.factory, self.user_id, model_id))
+                except RemixError as exc:
+                    self._visuals_off(exc)
+
+    # ------------------------------------------------------------------------------------------ audio
+
+    async def _audio_loop(self) -> None:
+        while True:
+            if not self.playing or self.revoked:
+                self._audio_wake.clear()
+                await self._audio_wake.wait()
+                continue
+            playhead = self.position()
+            if self._render_pos < playhead:  # fell behind (overloaded or paused): skip what was missed
+                self._render_pos = playhead
+            ahead = (self._render_pos - playhead) / self.tempo
+            if ahead > LEAD_SECONDS:
+                self._audio_wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._audio_wake.wait(), ahead - LEAD_SECONDS)
+                continue
+            window = chunk_window(self._render_pos, self.tempo, self.ctx.duration_seconds)
+            if window is None:  # end of the track: loop to the start without a gap
+                self._anchor_pos -= self._render_pos
+                self._render_pos = 0.0
+                continue
+            spec = spec_for_window(self.mix, window.start_seconds, window.length_seconds)
+            try:
+                await asyncio.to_thread(self._check_audio_consent)
+            except RemixError as exc:
+                self._revoke(exc)
+                continue
+            sequence = self.audio_sequence
+            self.audio_sequence += 1
+            self._render_pos = window.start_seconds + window.length_seconds
+            try:
+                chunk: AudioChunk = await self._loop.run_in_executor(self.hub.audio_pool, self._render, spec)
+            except RemixError as exc:
+                self._revoke(exc)
+                continue
+            if self.revoked:
+                continue
+            self.level = energy_to_level(chunk.energy)
+            self.outbox.audio(pack_frame(FrameKind.audio_wav, sequence, round(chunk.start_seconds * 1000), chunk.wav))
+
+    def _render(self, spec: RemixSpec) -> AudioChunk:
+        stems = service.audio_service.decode_stems(self.hub.settings, self.ctx.stems, self.ctx.sample_rate)
+        return render_chunk(stems, spec, self.ctx.sample_rate)
+
+    # ------------------------------------------------------------------------------------------ visuals
+
+    async def _set_prompt_embedding(self, prompt: str) -> None:
+        embedding = await asyncio.to_thread(embed_prompt, self.pipeline, prompt)
+        self.blend.set_target(embedding)
+        self._frame_wanted.set()
+
+    def frame_request(self) -> FrameRequest:
+        """The next frame: blended prompt, previous frame, strength from the music's loudness right now."""
+        config = self.hub.config
+        strength = strength_for_energy(self.level)
+        if self.blend.blending:  # a new prompt needs a little more freedom to show through
+            strength = min(1.0, strength + 0.15)
+        request = FrameRequest(embedding=self.blend.next(), init=self._prev_pixels, strength=strength,
+                               seed=(self.spec.seed * 1_000_003 + self._frame_index) % (2**63),
+                               steps=config.frame_steps, output_size=config.frame_size)
+        self._frame_index += 1
+        return request
+
+    async def _visual_loop(self) -> None:
+        min_interval = 1.0 / self.hub.config.max_fps
+        while True:
+            await self._frame_wanted.wait()
+            self._frame_wanted.clear()
+            if not self.visuals_on or self.revoked or self.blend.current is None:
+                continue
+            if not (self.playing or self.blend.blending or self._prev_pixels is None):
+                continue
+            if self.hub.scheduler.busy(self.session_id):
+                continue  # the delivery of the frame in flight asks again
+            wait = self._last_submit + min_interval - self._loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._last_submit = self._loop.time()
+            assert self.model_id is not None
+            self.hub.scheduler.submit(self.session_id, self.model_id, self.frame_request())
+
+    async def _deliver_frame(self, result: FrameResult) -> None:
+        if self.revoked or not self.visuals_on:
+            return
+        self._prev_pixels = result.pixels
+        sequence = self.image_sequence
+        self.image_sequence += 1
+        self.outbox.image(pack_frame(FrameKind.image_jpeg, sequence, round(self.position() * 1000), result.jpeg))
+        self._frame_wanted.set()
+
+
+def fresh_state(user_id: int, track_id: int) -> SavedSession:
+    return SavedSession(session_id=new_session_id(), user_id=user_id, track_id=track_id)
+

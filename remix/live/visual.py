@@ -1,0 +1,143 @@
+"""Live frames: image→image from each fan's previous frame, many fans in one batched model call.
+
+:func:`render_frames` is the live counterpart of calling :class:`ArtworkDiffusionPipeline` with a list of
+prompts. It differs in the two ways a live loop needs:
+
+* it takes prompt *embeddings*, so a new prompt can be blended in over a few frames (the embedding is
+  interpolated, see :class:`PromptBlend`), and
+* every frame has its own strength (audio-reactive: louder music transforms the picture more) and its own
+  seeded generator.
+
+With the zero-terminal-SNR DDIM schedule and trailing timesteps, a frame at strength ``s`` runs the last
+``round(steps × s)`` of the ``steps`` timesteps. All frames therefore end on the same timesteps, so the loop
+walks the schedule once, and at each timestep runs the UNet once on every frame that has started. A frame's
+result depends only on its own request — never on which other fans shared the call — up to float rounding
+in the batched matrix products (well under one 8-bit pixel level).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from diffusers.schedulers.scheduling_ddim import DDIMScheduler
+from PIL import Image
+
+from remix.visuals.pipeline import ArtworkDiffusionPipeline, to_image
+
+BLEND_FRAMES = 4
+MIN_STRENGTH, MAX_STRENGTH = 0.3, 0.8
+JPEG_QUALITY = 80
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    """One fan's next frame. ``init`` is the previous frame's pixels ``[3,S,S]`` in [-1, 1] (None: from noise)."""
+
+    embedding: torch.Tensor
+    init: torch.Tensor | None
+    strength: float
+    seed: int
+    steps: int = 4
+    output_size: int = 256
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    jpeg: bytes
+    pixels: torch.Tensor  # [3,S,S] in [-1, 1]: the next frame's init
+
+
+def strength_for_energy(energy: float) -> float:
+    """Audio-reactive strength: ``energy`` in [0, 1] (0 silence, 1 full-scale) → strength in [0.3, 0.8]."""
+    return MIN_STRENGTH + (MAX_STRENGTH - MIN_STRENGTH) * min(1.0, max(0.0, energy))
+
+
+class PromptBlend:
+    """The prompt embedding a session renders with, moving to a new prompt over ``frames`` frames."""
+
+    def __init__(self, frames: int = BLEND_FRAMES) -> None:
+        self.frames = frames
+        self.current: torch.Tensor | None = None
+        self._start: torch.Tensor | None = None
+        self._target: torch.Tensor | None = None
+        self._step = 0
+
+    def set_target(self, embedding: torch.Tensor) -> None:
+        if self.current is None:  # nothing on screen yet: start at the prompt
+            self.current = self._start = self._target = embedding
+            self._step = self.frames
+            return
+        self._start, self._target, self._step = self.current, embedding, 0
+
+    @property
+    def blending(self) -> bool:
+        return self._step < self.frames
+
+    def next(self) -> torch.Tensor:
+        """The embedding for the next frame (and advance the blend)."""
+        if self._target is None or self._start is None:
+            raise RuntimeError("no prompt set")
+        if self._step < self.frames:
+            self._step += 1
+            alpha = self._step / self.frames
+            # Linear interpolation: the empty prompt is the zero vector, which spherical interpolation cannot use.
+            self.current = torch.lerp(self._start, self._target, alpha)
+        else:
+            self.current = self._target
+        return self.current
+
+
+def embed_prompt(pipeline: ArtworkDiffusionPipeline, prompt: str) -> torch.Tensor:
+    embedding: torch.Tensor = pipeline.text_encoder.encode([prompt])[0]
+    return embedding
+
+
+@torch.inference_mode()
+def render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRequest]) -> list[FrameResult]:
+    """Render one frame per request in one batched pass (see the module docstring)."""
+    if not requests:
+        return []
+    steps = requests[0].steps
+    if any(r.steps != steps for r in requests):
+        raise ValueError("every frame of a batch must use the same number of steps")
+    codec, device, dtype = pipeline.codec, pipeline.device, pipeline.dtype
+    scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
+    scheduler.set_timesteps(steps)
+    timesteps = scheduler.timesteps
+    shape = (codec.latent_channels, codec.latent_size, codec.latent_size)
+    # Per-frame CPU generators: the same seed gives the same noise alone or in any batch, on any device.
+    noise = [torch.randn(shape, generator=torch.Generator().manual_seed(r.seed)) for r in requests]
+    first_step = [0 if r.init is None else steps - max(1, min(steps, round(steps * r.strength))) for r in requests]
+    cond = torch.stack([r.embedding.float() for r in requests]).to(device=device, dtype=dtype)
+    latents: list[torch.Tensor | None] = [None] * len(requests)
+    for index, t in enumerate(timesteps):
+        for i, request in enumerate(requests):
+            if first_step[i] == index:
+                if request.init is None:
+                    latents[i] = noise[i].unsqueeze(0)
+                else:
+                    start = codec.encode(request.init.unsqueeze(0).float())
+                    latents[i] = scheduler.add_noise(start, noise[i].unsqueeze(0), t.reshape(1))
+        active = [i for i in range(len(requests)) if latents[i] is not None]
+        batch = torch.cat([x for x in latents if x is not None]).to(device=device, dtype=dtype)
+        c = cond[active]
+        out = pipeline.unet(batch, t, encoder_hidden_states=c.unsqueeze(1), class_labels=c).sample
+        stepped = scheduler.step(out, t, batch).prev_sample.float().cpu()
+        for row, i in enumerate(active):
+            latents[i] = stepped[row:row + 1]
+    results = []
+    for i, request in enumerate(requests):
+        final = latents[i]
+        assert final is not None
+        pixels = codec.decode(final).clamp(-1, 1)[0]
+        results.append(FrameResult(jpeg=encode_jpeg(to_image(pixels, request.output_size)), pixels=pixels))
+    return results
+
+
+def encode_jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()

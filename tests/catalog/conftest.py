@@ -1,0 +1,1 @@
+from tests.auth.hashing import cheap_password_hashing  # noqa: F401

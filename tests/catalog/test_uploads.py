@@ -1,0 +1,78 @@
+"""Artwork and stem uploads: real files are accepted, with the facts read from decoding them."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from remix.config import Settings
+from tests.catalog import samples
+from tests.catalog.uploads import post_artwork, post_stem, stored_file, trace
+from tests.conftest import World
+
+# ---- accepted files -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("photo", "fmt", "filename", "media_type"), [
+    ("coffee", "PNG", "coffee.png", "image/png"),
+    ("astronaut", "JPEG", "astronaut.jpg", "image/jpeg"),
+    ("rocket", "JPEG", "Rocket.JPEG", "image/jpeg"),
+])
+def test_artwork_is_stored_with_its_facts(world: World, settings: Settings, photo: str, fmt: str, filename: str,
+                                          media_type: str) -> None:
+    data = samples.photo(photo, fmt)
+    response = post_artwork(world, "alpha", world.album_ids["alpha"], data, filename,
+                            title="Front cover", caption="steaming cup, warm light")
+    assert response.status_code == 201, response.text
+    asset = response.json()
+    width, height = samples.photo_size(photo)
+    assert asset["kind"] == "artwork"
+    assert (asset["width"], asset["height"]) == (width, height)
+    assert asset["sha256"] == hashlib.sha256(data).hexdigest()
+    assert asset["size_bytes"] == len(data)
+    assert asset["media_type"] == media_type
+    assert (asset["title"], asset["caption"], asset["original_filename"]) == \
+        ("Front cover", "steaming cup, warm light", filename)
+    assert asset["artist_id"] == world.artist_ids["alpha"]
+    assert stored_file(world, settings, asset["id"]).read_bytes() == data
+    assert not list((settings.asset_dir / ".staging").iterdir())
+
+    album = world.client.get(f"/api/albums/{world.album_ids['alpha']}", headers=world.headers("fan")).json()
+    assert [a["id"] for a in album["artwork"]] == [asset["id"]]
+
+
+@pytest.mark.parametrize(("fmt", "filename", "content_type", "channels", "media_type"), [
+    ("WAV", "drums.wav", "audio/wav", 2, "audio/wav"),
+    ("WAV", "drums.WAV", "audio/x-wav", 1, "audio/wav"),
+    ("FLAC", "drums.flac", "audio/flac", 2, "audio/flac"),
+    ("FLAC", "drums.flac", "application/octet-stream", 1, "audio/flac"),
+])
+def test_stem_is_stored_with_its_facts(world: World, settings: Settings, fmt: str, filename: str,
+                                       content_type: str, channels: int, media_type: str) -> None:
+    data = samples.stem(fmt, channels=channels)
+    response = post_stem(world, "alpha", world.track_ids["alpha"], data, "drums", filename, content_type)
+    assert response.status_code == 201, response.text
+    asset = response.json()
+    assert asset["kind"] == "stem"
+    assert (asset["stem_name"], asset["track_id"]) == ("drums", world.track_ids["alpha"])
+    assert asset["sample_rate"] == samples.SAMPLE_RATE
+    assert asset["channels"] == channels
+    assert asset["duration_seconds"] == pytest.approx(samples.STEM_SECONDS)
+    assert asset["media_type"] == media_type
+    assert asset["sha256"] == hashlib.sha256(data).hexdigest()
+    assert asset["size_bytes"] == len(data)
+    assert stored_file(world, settings, asset["id"]).read_bytes() == data
+
+    track = world.client.get(f"/api/tracks/{world.track_ids['alpha']}", headers=world.headers("fan")).json()
+    assert [s["stem_name"] for s in track["stems"]] == ["drums"]
+
+
+def test_same_bytes_uploaded_twice_share_one_file(world: World, settings: Settings) -> None:
+    data = samples.photo("coffee", "PNG")
+    first = post_artwork(world, "alpha", world.album_ids["alpha"], data, "coffee.png").json()
+    second = post_artwork(world, "alpha", world.album_ids["alpha"], data, "coffee.png", title="Back").json()
+    assert first["id"] != second["id"]
+    assert first["sha256"] == second["sha256"]
+    assert stored_file(world, settings, first["id"]) == stored_file(world, settings, second["id"])
+    assert len(trace(world, settings).files) == 1
+    assert stored_file(world, settings, first["id"]).read_bytes() == data

@@ -1,0 +1,59 @@
+"""Watermark round trips on real music and photographs, and what re-encoding does to them."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data as skimage_data
+
+from remix.demo.media import DemoAlbumMedia
+from remix.provenance import audio_watermark, image_watermark
+from remix.provenance.media import ANALYSIS_RATE, encode_audio
+from tests.provenance.media import RATE, mix
+
+
+def decode(encoded: bytes) -> np.ndarray:
+    import subprocess
+
+    result = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", "-", "-ac", "1", "-ar", str(ANALYSIS_RATE),
+                             "-f", "f32le", "-"], input=encoded, capture_output=True, check=True)
+    return np.frombuffer(result.stdout, dtype=np.float32)
+
+
+def test_audio_watermark_is_quiet_and_survives_mp3_128k(demo_media: DemoAlbumMedia) -> None:
+    excerpt = mix([s.path for s in demo_media.tracks[0].stems], start=3.0, seconds=12.0)
+    marked = audio_watermark.embed(excerpt, RATE, 0xC0FFEE01)
+
+    assert audio_watermark.snr_db(excerpt, marked) > 20.0
+    assert audio_watermark.detect(marked, RATE).watermark_id == 0xC0FFEE01
+    mp3 = encode_audio(marked, RATE, "mp3", "128k")
+    assert audio_watermark.detect(decode(mp3), ANALYSIS_RATE).watermark_id == 0xC0FFEE01
+
+
+def test_unmarked_music_yields_no_watermark_id(demo_media: DemoAlbumMedia) -> None:
+    excerpt = mix([s.path for s in demo_media.tracks[1].stems], start=0.0, seconds=10.0)
+    assert audio_watermark.detect(excerpt, RATE).watermark_id is None
+
+
+def test_audio_watermark_refuses_ids_that_do_not_fit_32_bits() -> None:
+    with pytest.raises(audio_watermark.AudioWatermarkError):
+        audio_watermark.coded_signs(2**32)
+
+
+def test_image_watermark_survives_jpeg_quality_75() -> None:
+    photo = np.asarray(Image.fromarray(skimage_data.astronaut()).resize((512, 512)), dtype=np.uint8)
+    marked = image_watermark.embed(photo, 3_000_000_123)
+    buffer = io.BytesIO()
+    Image.fromarray(marked).save(buffer, format="JPEG", quality=75)
+    recompressed = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+    assert image_watermark.detect(recompressed).watermark_id == 3_000_000_123
+    assert image_watermark.detect(photo).watermark_id is None
+
+
+def test_image_too_small_for_a_watermark_is_refused() -> None:
+    with pytest.raises(image_watermark.ImageWatermarkError):
+        image_watermark.embed(np.zeros((100, 100, 3), dtype=np.uint8), 7)
