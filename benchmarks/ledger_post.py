@@ -4,11 +4,13 @@ Each posting is one HTTP request to ``POST /api/commerce/stripe/webhook`` carryi
 ``payment_intent.succeeded`` event: signature check, event insert (on conflict do nothing), order row lock,
 balanced sale transaction with 4 payee shares, entitlement, licence, audit event, commit.
 
-    .venv/bin/python benchmarks/ledger_post.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/remix_bench
+    .venv/bin/python benchmarks/ledger_post.py \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/remix_bench --postings 2000 --workers 8
 
 The database is created if missing and EMPTIED first (never point this at data you keep).
 Target: >= 500 postings/s. The long render that a payment starts is switched off (it runs on a worker
-after commit and is not part of posting). ``--workers N`` sends from N threads to a uvicorn server instead of in-process.
+after commit and is not part of posting). ``--workers N`` sends from N threads to a uvicorn server
+instead of calling the app in-process.
 """
 
 from __future__ import annotations
@@ -35,17 +37,17 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from remix.app import create_app  # noqa: E402
-from remix.auth import service as accounts  # noqa: E402
-from remix.auth.models import Role  # noqa: E402
-from remix.catalog import service as catalog  # noqa: E402
-from remix.catalog.models import Scope  # noqa: E402
-from remix.commerce import orders, splits  # noqa: E402
-from remix.commerce.config import CommerceSettings  # noqa: E402
-from remix.commerce.models import PayeeRole  # noqa: E402
-from remix.config import Settings  # noqa: E402
-from remix.db import migrate  # noqa: E402
-from remix.models_registry import Base  # noqa: E402
+from remix.app import create_app
+from remix.auth import service as accounts
+from remix.auth.models import Role
+from remix.catalog import service as catalog
+from remix.catalog.models import Scope
+from remix.commerce import orders, splits
+from remix.commerce.config import CommerceSettings
+from remix.commerce.models import PayeeRole
+from remix.config import Settings
+from remix.db import migrate
+from remix.models_registry import Base
 
 SECRET = "whsec_benchmark"
 SPLIT = ((PayeeRole.artist, 4001), (PayeeRole.label, 2999), (PayeeRole.songwriter, 2000), (PayeeRole.platform, 1000))
@@ -61,7 +63,8 @@ def prepare_database(url: str) -> None:
     migrate(url)
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

@@ -48,22 +48,30 @@ class MixInput:
 
 
 def mix(inputs: Sequence[MixInput], frames: int) -> Audio:
-    """Sum ``inputs`` into a new ``(frames, 2)`` float32 buffer; stems shorter than ``frames`` end in silence."""
+    """Sum ``inputs`` into a new ``(frames, 2)`` float32 buffer; stems shorter than ``frames`` end in silence.
+
+    Works on the interleaved samples as flat vectors, block by block: each stem block is scaled by a
+    pre-tiled ``[left, right, left, right, ...]`` gain vector and added to the running sum, so every ufunc
+    call is a long contiguous SIMD loop (broadcasting a 2-element gain row would make numpy loop per frame).
+    """
     out = np.zeros((frames, 2), dtype=np.float32)
     if not inputs:
         return out
-    gains = [np.array([i.left_gain, i.right_gain], dtype=np.float32) for i in inputs]
-    scratch = np.empty((min(MIX_BLOCK_FRAMES, frames), 2), dtype=np.float32)
-    for start in range(0, frames, MIX_BLOCK_FRAMES):
-        stop = min(start + MIX_BLOCK_FRAMES, frames)
-        acc = out[start:stop]
-        for item, gain in zip(inputs, gains, strict=True):
-            src = item.audio[start:min(stop, item.audio.shape[0])]
-            if src.shape[0] == 0:
+    block = min(MIX_BLOCK_FRAMES, frames)
+    gains = [np.tile(np.array([i.left_gain, i.right_gain], dtype=np.float32), block) for i in inputs]
+    sources = [np.ascontiguousarray(i.audio[:frames]).reshape(-1) for i in inputs]
+    flat_out = out.reshape(-1)
+    scratch = np.empty(2 * block, dtype=np.float32)
+    for start in range(0, 2 * frames, 2 * block):
+        stop = min(start + 2 * block, 2 * frames)
+        for source, gain in zip(sources, gains, strict=True):
+            end = min(stop, source.shape[0])
+            n = end - start
+            if n <= 0:
                 continue
-            tmp = scratch[: src.shape[0]]
-            np.multiply(src, gain, out=tmp)
-            np.add(acc[: src.shape[0]], tmp, out=acc[: src.shape[0]])
+            tmp = scratch[:n]
+            np.multiply(source[start:end], gain[:n], out=tmp)
+            np.add(flat_out[start:end], tmp, out=flat_out[start:end])
     return out
 
 

@@ -22,6 +22,8 @@ same bits.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +36,9 @@ from remix.audio.decode import Audio
 N_FFT = 2048
 HOP = N_FFT // 4
 PEAK_NEIGHBOURS = 2
-FFT_WORKERS = 2
+# Output frames per block: a block's arrays (~1 MiB per channel) stay in cache between the steps.
+BLOCK_STEPS = 128
+THREADS = 2
 _WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
 # Overlap-added squared Hann windows at a hop of N/4 sum to exactly 1.5.
 _OLA_GAIN = np.float32(1.5)
@@ -70,46 +74,121 @@ def fit_length(audio: Audio, frames: int) -> Audio:
     return np.concatenate([audio, np.zeros((frames - audio.shape[0], audio.shape[1]), dtype=np.float32)])
 
 
+@dataclass
+class _Block:
+    """One run of consecutive output frames, analysed independently of the others."""
+
+    steps: slice
+    spectrum: npt.NDArray[np.complex64]  # (channels, steps, bins) analysis frames, magnitudes interpolated
+    mid_phase: npt.NDArray[np.complex64]  # (steps, bins) unit phasors of the mid channel
+    nearest: npt.NDArray[np.intp]  # (steps, bins) flat index (into one step's bins) of each bin's peak
+    advance: npt.NDArray[np.complex64]  # (steps, bins) the locked phase step of each bin
+
+
 def time_stretch(audio: Audio, rate: float) -> Audio:
-    """Play ``audio`` ``rate`` times as fast without changing its pitch: ``round(frames / rate)`` frames out."""
+    """Play ``audio`` ``rate`` times as fast without changing its pitch: ``round(frames / rate)`` frames out.
+
+    Output frames are processed in blocks of ``BLOCK_STEPS``: analysis and synthesis of the blocks run on
+    two threads (numpy and the FFT release the GIL), while the phase recursion, which must see the
+    blocks in order, runs between them. Blocks are fixed by the input length alone, so the result does not
+    depend on thread timing.
+    """
     frames = audio.shape[0]
     out_frames = round(frames / rate)
-    signal = np.ascontiguousarray(audio.T)  # (channels, frames)
     # Output frame t is synthesised from input frame position t * rate. Pad the front by N_FFT so the first
     # samples get full overlap, and the back far enough that every position read exists.
     lead_out = N_FFT / rate
     out_steps = math.ceil((lead_out + out_frames) / HOP) + 2
     in_steps = math.ceil((out_steps - 1) * rate) + 3
     back = max(0, (in_steps - 1) * HOP + N_FFT - (frames + N_FFT))
-    padded = np.pad(signal, ((0, 0), (N_FFT, back)))
-    spectra = _stft(padded)[:, :in_steps]  # (channels, in_steps, bins)
-    magnitudes = np.abs(spectra)
+    padded = np.pad(np.ascontiguousarray(audio.T), ((0, 0), (N_FFT, back)))  # (channels, samples)
+    framed = sliding_window_view(padded, N_FFT, axis=-1)[:, ::HOP]  # (channels, in_steps, N_FFT) view
 
     positions = np.arange(out_steps, dtype=np.float64) * rate
     base = positions.astype(np.int64)
-    frac = (positions - base).astype(np.float32)[None, :, None]
-    now = spectra[:, base]
-    magnitude = magnitudes[:, base]
-    magnitude += frac * (magnitudes[:, base + 1] - magnitude)
+    frac = (positions - base).astype(np.float32)
+    blocks = [slice(i, min(i + BLOCK_STEPS, out_steps)) for i in range(0, out_steps, BLOCK_STEPS)]
 
-    mid = spectra.sum(axis=0)  # (in_steps, bins)
-    rotation = _locked_phase_rotation(mid[base], mid[base + 1])  # (steps, bins) unit phasors
-    # Each channel keeps its own analysis phase, turned by the mid channel's rotation.
-    synthesis = _unit(now, magnitudes[:, base])
-    synthesis *= rotation[None]
-    synthesis *= magnitude
-    frames_out = scipy.fft.irfft(synthesis, n=N_FFT, axis=-1, workers=FFT_WORKERS)
-    frames_out = frames_out.astype(np.float32, copy=False)
-    frames_out *= _WINDOW
-    out = _overlap_add(frames_out)
+    pool = _thread_pool()
+    analysed = list(pool.map(lambda steps: _analyse(framed, base, frac, steps), blocks))
+    current: npt.NDArray[np.complex64] | None = None
+    rotations = []
+    for block in analysed:
+        rotation, current = _lock_phases(block, current)
+        rotations.append(rotation)
+    synthesised = np.empty((audio.shape[1], out_steps, N_FFT), dtype=np.float32)
+    list(pool.map(lambda pair: _synthesise(pair[0], pair[1], synthesised), zip(analysed, rotations, strict=True)))
+    out = _overlap_add(synthesised)
     out /= _OLA_GAIN
     start = round(lead_out)
     return np.ascontiguousarray(out[:, start:start + out_frames].T)
 
 
-def _stft(signal: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
-    framed = sliding_window_view(signal, N_FFT, axis=-1)[:, ::HOP] * _WINDOW
-    return scipy.fft.rfft(framed, axis=-1, workers=FFT_WORKERS).astype(np.complex64, copy=False)
+_pool: ThreadPoolExecutor | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="remix-stretch")
+    return _pool
+
+
+def _analyse(framed: npt.NDArray[np.float32], base: npt.NDArray[np.int64], frac: npt.NDArray[np.float32],
+             steps: slice) -> _Block:
+    first, last = int(base[steps.start]), int(base[steps.stop - 1]) + 2
+    spectra = scipy.fft.rfft(framed[:, first:last] * _WINDOW, axis=-1).astype(np.complex64, copy=False)
+    magnitudes = np.abs(spectra)
+    now_index = base[steps] - first
+    now_magnitude = magnitudes[:, now_index]
+    # Each channel keeps its analysis phase and takes the magnitude interpolated towards the next frame:
+    # spectrum × (interpolated / current magnitude).
+    scale = magnitudes[:, now_index + 1] - now_magnitude
+    scale *= frac[steps][None, :, None]
+    scale += now_magnitude
+    np.divide(scale, now_magnitude, out=scale, where=now_magnitude > 0)
+    spectrum = spectra[:, now_index]
+    spectrum *= scale
+
+    mid = spectra.sum(axis=0)
+    mid_magnitude = np.abs(mid)
+    mid_phase = _unit(mid, mid_magnitude)
+    mid_now, mid_next = mid_phase[now_index], mid_phase[now_index + 1]
+    nearest = _nearest_peak(mid_magnitude[now_index] + mid_magnitude[now_index + 1])
+    # Output phasor of bin b at step t = (peak's previous output phasor) × (peak's advance) × (b's analysis
+    # offset to the peak): Z[t, b] = Z[t-1, peak] × next[peak] × conj(now[peak])² × now[b]. Analysis and
+    # synthesis hops are equal, so a bin's advance is exactly next × conj(now): no arctangent, no unwrapping.
+    back = np.conj(mid_now)
+    peak_term = mid_next * back
+    peak_term *= back
+    advance = np.take_along_axis(peak_term, nearest, axis=1)
+    advance *= mid_now
+    return _Block(steps, spectrum, mid_now, nearest, advance)
+
+
+def _lock_phases(block: _Block, current: npt.NDArray[np.complex64] | None
+                 ) -> tuple[npt.NDArray[np.complex64], npt.NDArray[np.complex64]]:
+    """The block's output phasors turned relative to the mid analysis phase, and the last output phasor."""
+    out = np.empty_like(block.mid_phase)
+    start = 0
+    if current is None:  # the very first frame keeps its analysis phase
+        current = block.mid_phase[0]
+        out[0] = current
+        start = 1
+    for t in range(start, out.shape[0]):
+        current = current[block.nearest[t]] * block.advance[t]
+        out[t] = current
+    last = out[-1].copy()
+    out *= np.conj(block.mid_phase)
+    return out, last
+
+
+def _synthesise(block: _Block, rotation: npt.NDArray[np.complex64], into: npt.NDArray[np.float32]) -> None:
+    spectrum = block.spectrum
+    spectrum *= rotation[None]
+    frames = scipy.fft.irfft(spectrum, n=N_FFT, axis=-1)
+    frames *= _WINDOW
+    into[:, block.steps] = frames
 
 
 def _unit(spectrum: npt.NDArray[np.complex64], magnitude: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:
@@ -119,34 +198,6 @@ def _unit(spectrum: npt.NDArray[np.complex64], magnitude: npt.NDArray[np.float32
     unit = spectrum * reciprocal
     unit[silent] = 1.0
     return unit
-
-
-def _locked_phase_rotation(now: npt.NDArray[np.complex64], nxt: npt.NDArray[np.complex64]) -> npt.NDArray[np.complex64]:
-    """Per output frame and bin, the unit phasor that turns the analysis phase into the output phase.
-
-    Works on phasors rather than angles: analysis and synthesis hops are equal, so a bin's phase advance
-    is exactly the angle of ``next × conj(now)`` modulo 2π, and no arctangent or unwrapping is needed.
-    """
-    steps, _ = now.shape
-    now_mag, next_mag = np.abs(now), np.abs(nxt)
-    now_unit, next_unit = _unit(now, now_mag), _unit(nxt, next_mag)
-    nearest = _nearest_peak(now_mag + next_mag)
-    rows = np.arange(steps)[:, None]
-    peak_now = now_unit[rows, nearest]
-    # Output phasor of bin b at step t = (peak's previous output phasor) × (peak's advance) × (b's
-    # analysis offset to the peak): Z[t, b] = Z[t-1, peak] × next[peak] × conj(now[peak])² × now[b].
-    peak_back = np.conj(peak_now)
-    step = next_unit[rows, nearest] * peak_back
-    step *= peak_back
-    step *= now_unit
-    out = np.empty_like(now_unit)
-    current = now_unit[0]
-    out[0] = current
-    for t in range(1, steps):
-        current = current[nearest[t]] * step[t]
-        out[t] = current
-    out *= np.conj(now_unit)
-    return out
 
 
 def _nearest_peak(magnitude: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:

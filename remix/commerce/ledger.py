@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from remix.commerce import repository
 from remix.commerce.allocation import allocate_shares
-from remix.commerce.models import AccountKind, LedgerTransaction, Order, SplitSheet, TransactionKind
+from remix.commerce.models import AccountKind, LedgerTransaction, Order, OrderStatus, SplitSheet, TransactionKind
 from remix.db import utcnow
 from remix.errors import Conflict
 
@@ -150,11 +150,12 @@ def post(
     The caller holds the order's row lock, so postings of one order never interleave.
     """
     key = source_key(kind, ref)
-    if repository.transaction_exists(session, key):
+    is_first = kind == TransactionKind.sale
+    # A sale is the order's first posting (other events wait for it), so an unpaid order has no sale yet.
+    if (not is_first or order.status == OrderStatus.paid) and repository.transaction_exists(session, key):
         return None
     if amount <= 0:
         raise PostingRefused(f"{kind.value} amount must be positive, got {amount}")
-    is_first = kind == TransactionKind.sale
     facts = OrderFacts(gross=order.amount_minor) if is_first else facts_of(session, order)
     before_taken = facts.taken_back
     facts.apply(kind, ref, amount)

@@ -32,7 +32,6 @@ from remix.config import Settings
 from remix.db import utcnow
 from remix.errors import BadRequest
 
-
 RENDER_ON_PAYMENT = "remix.commerce.render_on_payment"
 
 
@@ -88,13 +87,14 @@ def receive(session: Session, settings: Settings, event: dict[str, Any], *,
     inserted = repository.insert_event(session, {
         "id": event["id"], "type": event["type"], "payment_intent_id": _payment_intent_of(event["type"], obj),
         "created": created, "payload": json.dumps(event, separators=(",", ":")),
-        "status": EventStatus.processed.value, "note": "", "received_at": utcnow(),
+        "status": EventStatus.processed.value, "note": "", "received_at": utcnow(), "processed_at": utcnow(),
     })
     if not inserted:
         return WebhookOutcome(event["id"], "duplicate")
     session.info[RENDER_ON_PAYMENT] = render_on_payment
     status, note = _apply(session, settings, event)
-    _set_status(session, event["id"], status, note)
+    if status != EventStatus.processed or note:  # the row was inserted as processed: most events need no update
+        _set_status(session, event["id"], status, note)
     return WebhookOutcome(event["id"], status.value, note)
 
 
@@ -102,6 +102,7 @@ def _set_status(session: Session, event_id: str, status: EventStatus, note: str)
     session.execute(
         update(ProviderEvent).where(ProviderEvent.id == event_id)
         .values(status=status, note=note[:300], processed_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -71,6 +71,13 @@ class Outbox:
         self._audio.append(chunk)
         self._ready.set()
 
+    def drop_media(self) -> None:
+        """Forget unsent images and audio (rendering stopped: what was rendered before must not play)."""
+        self.stats.audio_dropped += len(self._audio)
+        self.stats.images_dropped += self._image is not None
+        self._audio.clear()
+        self._image = None
+
     def close(self) -> None:
         self._closed = True
         self._ready.set()

@@ -295,6 +295,7 @@ class LiveSession:
         self.revoked = True
         self.playing = False
         self.level = 0.0
+        self.outbox.drop_media()
         self.outbox.reply({"type": "error", "id": None, "error": type(exc).__name__,
                            "detail": f"{exc.detail}; rendering has stopped"})
         self.outbox.reply(self.state_message())

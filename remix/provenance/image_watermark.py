@@ -98,7 +98,8 @@ def detect(rgb: ImageArray, rendered_sizes: Iterable[tuple[int, int]] = ()) -> I
         if size not in tried and min(size) >= MIN_SIDE:
             tried.append(size)
     for w, h in tried:
-        candidate = rgb if (w, h) == (width, height) else cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC)
+        candidate = rgb if (w, h) == (width, height) else np.asarray(
+            cv2.resize(rgb, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.uint8)
         found = _decode(candidate)
         if found is not None:
             return ImageWatermarkResult(found, (w, h))

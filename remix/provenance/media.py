@@ -68,7 +68,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> npt.NDArray[np.uint8]:
             img.load()
             return np.asarray(img.convert("RGB"), dtype=np.uint8)
     except UnidentifiedImageError as exc:
-        raise UnsupportedMedia("the image cannot be decoded") from exc
+        # The first bytes already said "image": one that then cannot be read is damaged, not foreign.
+        raise InvalidMedia("the image is damaged: its header cannot be read") from exc
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidMedia(f"the image is damaged or truncated: {exc}") from exc
 

@@ -335,6 +335,16 @@ def _run_training(factory: sessionmaker[Session], settings: Settings, model_id: 
         return TrainingOutcome(model_id, model.status, digest)
 
 
+def fail_interrupted_training(session: Session) -> list[int]:
+    """Mark ``failed`` every model left ``training`` by a process that died (call once at start-up, before any
+    training starts). Returns their ids."""
+    interrupted = list(repository.list_models(session, statuses=[VisualModelStatus.training]))
+    for model in interrupted:
+        model.error, model.finished_at = "training was interrupted (the server stopped); start it again", utcnow()
+        _move(session, model, VisualModelStatus.failed, actor_user_id=None, error=model.error)
+    return [m.id for m in interrupted]
+
+
 def start_training_thread(factory: sessionmaker[Session], settings: Settings, model_id: int) -> threading.Thread:
     """Run :func:`run_training` in a daemon thread (call only after the model row is committed)."""
     thread = threading.Thread(target=run_training, args=(factory, settings, model_id),

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Playwright, sync_playwright
 from skimage import data as skimage_data
 
 from remix.app import create_app
@@ -41,6 +41,11 @@ def photo_png(name: str) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(getattr(skimage_data, name)()).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def file_payload(name: str, media_type: str, content: bytes) -> FilePayload:
+    """A file for ``set_input_files``, as if the user picked ``name`` on their disk."""
+    return {"name": name, "mimeType": media_type, "buffer": content}
 
 
 @pytest.fixture(scope="session")

@@ -87,6 +87,8 @@ def test_each_role_sees_its_own_sections(page: Page) -> None:
     log_in(page, "artist")
     expect(page.get_by_role("heading", name="Artist console")).to_be_visible()
     expect(nav.get_by_role("link")).to_have_text(["Artist console"])
+    expect(page.get_by_role("list", name="Albums of Alpha Band")).to_contain_text("Morning Coffee")
+    shot(page, "artist-console")
     # A fan-only page is not offered to an artist: the console opens instead.
     page.goto("/app/#/studio")
     expect(page.get_by_role("heading", name="Artist console")).to_be_visible()

@@ -6,10 +6,10 @@ import io
 
 import pytest
 import soundfile as sf
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from remix.demo.media import DemoAlbumMedia
-from tests.browser.conftest import LiveServer, log_in, photo_png, shot
+from tests.browser.conftest import LiveServer, file_payload, log_in, photo_png, shot
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ def open_album(page: Page, title: str) -> None:
     expect(page.get_by_role("table", name="Consent grants")).to_be_visible()
 
 
-def grant_row(page: Page, scope: str, covers: str):  # type: ignore[no-untyped-def]
+def grant_row(page: Page, scope: str, covers: str) -> Locator:
     table = page.get_by_role("table", name="Consent grants")
     return table.get_by_role("row").filter(has=page.get_by_role("rowheader", name=scope)).filter(has_text=covers)
 
@@ -29,8 +29,8 @@ def test_artist_uploads_artwork_and_sees_it_listed(page: Page) -> None:
     log_in(page, "artist")
     open_album(page, "Morning Coffee")
     upload = page.get_by_role("form", name="Upload artwork")
-    upload.get_by_label("Image file").set_input_files(
-        files=[{"name": "astronaut.png", "mimeType": "image/png", "buffer": photo_png("astronaut")}])
+    photo = file_payload("astronaut.png", "image/png", photo_png("astronaut"))
+    upload.get_by_label("Image file").set_input_files(photo)
     upload.get_by_label("Title (optional)").fill("Spacewalk")
     upload.get_by_label("Caption").fill("an astronaut in a white suit in front of a flag")
     upload.get_by_role("button", name="Upload artwork").click()
@@ -48,8 +48,8 @@ def test_fake_image_is_refused_with_the_reason(page: Page) -> None:
     log_in(page, "artist")
     open_album(page, "Morning Coffee")
     upload = page.get_by_role("form", name="Upload artwork")
-    upload.get_by_label("Image file").set_input_files(
-        files=[{"name": "cover.png", "mimeType": "image/png", "buffer": b"this is a text file, not a picture\n" * 20}])
+    fake = file_payload("cover.png", "image/png", b"this is a text file, not a picture\n" * 20)
+    upload.get_by_label("Image file").set_input_files(fake)
     upload.get_by_role("button", name="Upload artwork").click()
 
     status = page.get_by_role("status")
@@ -71,8 +71,7 @@ def test_grant_and_revoke_change_what_the_fan_sees(page: Page, browser: Browser,
     expect(page.get_by_text("Nothing granted yet")).to_be_visible()
 
     upload = page.get_by_role("form", name="Upload artwork")
-    upload.get_by_label("Image file").set_input_files(
-        files=[{"name": "rocket.png", "mimeType": "image/png", "buffer": photo_png("rocket")}])
+    upload.get_by_label("Image file").set_input_files(file_payload("rocket.png", "image/png", photo_png("rocket")))
     upload.get_by_label("Title (optional)").fill("Launch")
     upload.get_by_role("button", name="Upload artwork").click()
     expect(page.get_by_role("status")).to_contain_text("Artwork “Launch” uploaded")
@@ -157,8 +156,7 @@ def test_artist_uploads_a_stem_with_its_name(page: Page, chorale: DemoAlbumMedia
     form = page.get_by_role("form", name="Upload a stem")
     form.get_by_label("Track").select_option(label="2. Last Drop")
     form.get_by_label("Stem name").fill("soprano")
-    form.get_by_label("Audio file").set_input_files(
-        files=[{"name": "soprano.wav", "mimeType": "audio/wav", "buffer": wav.getvalue()}])
+    form.get_by_label("Audio file").set_input_files(file_payload("soprano.wav", "audio/wav", wav.getvalue()))
     form.get_by_role("button", name="Upload stem").click()
     expect(page.get_by_role("status")).to_contain_text("Stem “soprano” uploaded (5.0 s)")
     expect(form.get_by_role("progressbar", name="Stem upload progress")).to_have_attribute("value", "100")
@@ -171,8 +169,7 @@ def test_artist_uploads_a_stem_with_its_name(page: Page, chorale: DemoAlbumMedia
 
     # A second stem with the same name on that track is refused, with the reason.
     form.get_by_label("Stem name").fill("soprano")
-    form.get_by_label("Audio file").set_input_files(
-        files=[{"name": "again.wav", "mimeType": "audio/wav", "buffer": wav.getvalue()}])
+    form.get_by_label("Audio file").set_input_files(file_payload("again.wav", "audio/wav", wav.getvalue()))
     form.get_by_role("button", name="Upload stem").click()
     expect(page.get_by_role("status")).to_contain_text("Already exists: track")
     expect(page.get_by_role("status")).to_contain_text("already has a stem named 'soprano'")

@@ -91,7 +91,8 @@ def test_studio_fits_a_phone(browser: Browser, live_server: LiveServer) -> None:
     log_in(page, "fan")
     page.get_by_role("link", name="Morning Coffee").click()
     page.get_by_role("link", name="Steam Rising").click()
-    expect(page.get_by_role("region", name="Mixer")).to_be_visible()
+    expect(page.get_by_role("button", name="Play preview")).to_be_visible()
+    expect(page.get_by_role("table", name="Stems")).to_be_visible()
     # Nothing spills sideways: the page is no wider than the phone.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "fan-track-phone")
@@ -114,6 +115,7 @@ def test_fan_moves_a_fader_and_hears_the_preview(page: Page) -> None:
     response = answer.value
     assert response.ok, response.text()
     sent = response.request.post_data_json
+    assert sent is not None
     assert sent["stems"]["soprano"]["gain_db"] == -6
     assert sent["stems"]["bass"]["mute"] is True
     # The default 20 s excerpt is previewed by its first 10 s, the longest chunk a preview may be.

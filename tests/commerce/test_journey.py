@@ -91,7 +91,8 @@ def _download_refund_and_check(shop: Shop, order: dict[str, Any], paid: dict[str
 
 
 def test_declined_card_is_not_fulfilled(shop: Shop, live_app: LiveApp, localstripe: str) -> None:
-    placed = shop.order(payment_method=card_payment_method(localstripe, "4000000000000341"))  # Stripe: attaches, charge declined
+    # 4000 0000 0000 0341: Stripe's test card that attaches but whose charge is declined.
+    placed = shop.order(payment_method=card_payment_method(localstripe, "4000000000000341"))
     assert placed["payment"]["error"]  # the decline is reported to the fan, not raised as a server error
     failed = wait_for_order(shop, placed["order"]["public_id"], "failed")
     assert failed["status"] == "failed" and failed["entitlement"] is None

@@ -90,17 +90,16 @@ function confirmRevoke(grant, target, revoked) {
 export function grantForm(targets, granted) {
   const scope = h("select", { name: "scope", required: true },
     SCOPES.map((s) => h("option", { value: s.value, text: s.label })));
-  const scopeHelp = h("p", { class: "hint", id: uniqueId("scope-help"), "aria-live": "polite" });
-  scope.setAttribute("aria-describedby", scopeHelp.id);
-  const explainScope = () => { scopeHelp.textContent = SCOPES.find((s) => s.value === scope.value).help; };
-  scope.addEventListener("change", explainScope);
-  explainScope();
+  const explainScope = () => SCOPES.find((s) => s.value === scope.value).help;
+  const scopeField = field("Use (scope)", scope, explainScope());
+  // The hint under the menu explains whichever scope is chosen (the menu is described by it).
+  scope.addEventListener("change", () => { scopeField.querySelector(".hint").textContent = explainScope(); });
   const target = h("select", { name: "target", required: true });
   const expires = h("input", { type: "datetime-local", name: "expires_at" });
   const terms = h("textarea", { name: "terms", rows: 2, maxlength: 5000 });
   const form = h("form", { class: "grant-form", "aria-label": "Grant a use" },
     h("h3", { text: "Grant a use" }),
-    h("div", { class: "row" }, h("div", {}, field("Use (scope)", scope), scopeHelp), field("Covers", target)),
+    h("div", { class: "row" }, scopeField, field("Covers", target)),
     field("Expires (optional, your local time)", expires, "Leave empty to grant until you revoke it."),
     field("Terms (optional)", terms),
     h("div", { class: "actions" }, submitButton("Grant")));
