@@ -114,7 +114,8 @@ def bench_images(count: int, unmarked: int, rng: np.random.Generator) -> None:
     import cv2
     from skimage import data as skd
 
-    photos = [skd.astronaut(), skd.coffee(), skd.chelsea(), skd.rocket(), skd.hubble_deep_field(), skd.immunohistochemistry()]
+    photos = [skd.astronaut(), skd.coffee(), skd.chelsea(), skd.rocket(), skd.hubble_deep_field(),
+              skd.immunohistochemistry()]
     base = [cv2.resize(np.ascontiguousarray(p[:, :, :3]), (512, 512), interpolation=cv2.INTER_AREA) for p in photos]
 
     def variant(i: int) -> npt.NDArray[np.uint8]:
@@ -123,7 +124,7 @@ def bench_images(count: int, unmarked: int, rng: np.random.Generator) -> None:
         return np.ascontiguousarray(cv2.resize(photo[y:y + 416, x:x + 416], (512, 512), interpolation=cv2.INTER_CUBIC))
 
     def jpeg(img: npt.NDArray[np.uint8], quality: int) -> npt.NDArray[np.uint8]:
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        _ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
         return np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), dtype=np.uint8)
 
     attacks: dict[str, Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.uint8]]] = {
@@ -158,8 +159,8 @@ def bench_fingerprints(media_dir: Path, excerpts: int, rng: np.random.Generator)
         scratch = Path(tmp)
         catalog = {}
         mixes = {}
-        for i, track in enumerate(media.tracks):
-            path = mix_stems([s.path for s in track.stems], scratch / f"track{i}.wav")
+        for i, demo_track in enumerate(media.tracks):
+            path = mix_stems([s.path for s in demo_track.stems], scratch / f"track{i}.wav")
             catalog[i] = fingerprint_file(path)
             mixes[i] = soundfile.read(str(path), dtype="float32", always_2d=True)[0]
         hits = 0

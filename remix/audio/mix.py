@@ -64,10 +64,13 @@ def mix(inputs: Sequence[MixInput], frames: int) -> Audio:
     scratch = np.empty(2 * block, dtype=np.float32)
     for start in range(0, 2 * frames, 2 * block):
         stop = min(start + 2 * block, 2 * frames)
-        for source, gain in zip(sources, gains, strict=True):
+        for index, (source, gain) in enumerate(zip(sources, gains, strict=True)):
             end = min(stop, source.shape[0])
             n = end - start
             if n <= 0:
+                continue
+            if index == 0:  # the buffer is still zero here: write the first stem straight in
+                np.multiply(source[start:end], gain[:n], out=flat_out[start:end])
                 continue
             tmp = scratch[:n]
             np.multiply(source[start:end], gain[:n], out=tmp)

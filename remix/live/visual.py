@@ -122,6 +122,8 @@ def render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRe
                     start = codec.encode(request.init.unsqueeze(0).float())
                     latents[i] = scheduler.add_noise(start, noise[i].unsqueeze(0), t.reshape(1))
         active = [i for i in range(len(requests)) if latents[i] is not None]
+        if not active:  # every frame starts later (image→image at low strength)
+            continue
         batch = torch.cat([x for x in latents if x is not None]).to(device=device, dtype=dtype)
         c = cond[active]
         out = pipeline.unet(batch, t, encoder_hidden_states=c.unsqueeze(1), class_labels=c).sample

@@ -18,7 +18,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Playwright, expect, sync_playwright
 from skimage import data as skimage_data
 
 from remix.app import create_app
@@ -35,6 +35,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 PASSWORD = "correct horse battery"
 SHOTS = Path("/tmp/remix-shots")
 
+# The machine running the suite may be busy; waiting a little longer for the page costs nothing when it is not.
+expect.set_options(timeout=10_000)
+
 
 def photo_png(name: str) -> bytes:
     """A real photograph bundled with scikit-image, encoded as PNG."""
@@ -49,9 +52,11 @@ def file_payload(name: str, media_type: str, content: bytes) -> FilePayload:
 
 
 @pytest.fixture(scope="session")
-def chorale(request: pytest.FixtureRequest) -> DemoAlbumMedia:
-    """One Bach chorale rendered to four real stems (cached between runs in pytest's cache folder)."""
-    return build_demo_media(Path(request.config.cache.mkdir("remix-demo-media")), track_count=1)
+def chorale(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DemoAlbumMedia:
+    """One Bach chorale rendered to four real stems (kept between runs in pytest's cache folder, if enabled)."""
+    cache = request.config.cache
+    folder = Path(cache.mkdir("remix-demo-media")) if cache is not None else tmp_path_factory.mktemp("demo-media")
+    return build_demo_media(folder, track_count=1)
 
 
 @dataclass

@@ -162,6 +162,7 @@ def test_clip_download_follows_consent_and_the_30_second_limit(page: Page, live_
 def test_revoked_preview_consent_stops_the_next_preview(page: Page, live_server: LiveServer) -> None:
     open_track(page)
     mixer = page.get_by_role("region", name="Mixer")
+    expect(mixer.get_by_role("button", name="Play preview")).to_be_visible()
     revoke(live_server, live_server.ids["cover_grant"], "taking a break")
     try:
         mixer.get_by_role("button", name="Play preview").click()

@@ -44,7 +44,7 @@ def short_stems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _live_setup(client: TestClient) -> Iterator[None]:
     client.app.state.live_config = TEST_CONFIG  # type: ignore[attr-defined]
     process_cache().clear()
@@ -80,7 +80,7 @@ def revoke(world: World, grant_id: int) -> None:
 
 
 @pytest.fixture
-def live_track(world: World, short_stems: dict[str, Path]) -> LiveTrack:
+def live_track(world: World, short_stems: dict[str, Path], _live_setup: None) -> LiveTrack:
     """Alpha's track with its four stems and a live remix_preview grant on the album."""
     track_id, album_id = world.track_ids["alpha"], world.album_ids["alpha"]
     stem_ids = {}

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 import soundfile
-from fastapi.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from remix.live.protocol import Frame, FrameKind
-from tests.live.conftest import LiveTrack, frames, receive, receive_json, reply_to, revoke
+from tests.live.conftest import LiveTrack, frames, grant, receive, receive_json, reply_to, revoke
 
 
 def send(ws, message_type: str, message_id: str, **fields: object) -> None:  # type: ignore[no-untyped-def]
@@ -123,11 +123,12 @@ def test_messages_before_auth_get_unauthorized_then_an_auth_message_opens_the_se
 def test_a_track_without_a_live_preview_grant_or_that_does_not_exist_is_refused(live_track: LiveTrack) -> None:
     world = live_track.world
     revoke(world, live_track.grant_ids["remix_preview"])
-    for url, error in ((live_track.ws_url(), "ConsentNotGranted"), ("/api/tracks/9999/live", "NotFound")):
+    for url, error, code in ((live_track.ws_url(), "ConsentNotGranted", 4403),
+                             ("/api/tracks/9999/live", "NotFound", 4404)):
         with world.client.websocket_connect(url, headers=world.headers("fan")) as ws:
             assert receive_json(ws)["error"] == error
-            with pytest.raises(WebSocketDisconnect):
-                ws.receive()
+            closed = ws.receive()
+            assert (closed["type"], closed["code"]) == ("websocket.close", code)
 
 
 def test_reconnecting_with_the_session_id_resumes_mix_prompt_and_playhead(live_track: LiveTrack) -> None:
@@ -174,3 +175,71 @@ def test_revoking_the_grant_mid_session_tells_the_fan_and_stops_the_audio(live_t
         assert isinstance(answer, dict) and (answer["type"], answer["id"]) == ("ack", "after")
         send(ws, "play", "again")
         assert reply_to(ws, "again")["error"] == "ConsentNotGranted"
+
+
+def test_a_snapshot_saves_a_spec_whose_clip_matches_a_render_of_the_same_spec(live_track: LiveTrack) -> None:
+    world = live_track.world
+    grant(world, "download_clip", live_track.album_id)
+    mix = {"tempo": 1.1, "key_shift": -2, "stems": {"soprano": {"gain_db": -6.0, "pan": -0.5}}}
+    with world.client.websocket_connect(live_track.ws_url(), headers=world.headers("fan")) as ws:
+        receive_json(ws)
+        send(ws, "mix", "m", spec=mix)
+        send(ws, "prompt", "p", text="a lighthouse in fog")
+        send(ws, "seek", "s", position_seconds=0.5)
+        send(ws, "snapshot", "snap", title="foggy", length_seconds=2.0)
+        saved = reply_to(ws, "snap")
+    assert saved["type"] == "ack"
+    spec = saved["spec"]
+    assert spec["window"] == {"start_seconds": 0.5, "length_seconds": 2.0, "loops": 1}
+    assert (spec["tempo"], spec["key_shift"]) == (1.1, -2)
+    stored = world.client.get(f"/api/live/snapshots/{saved['snapshot_id']}", headers=world.headers("fan")).json()
+    assert (stored["spec"], stored["prompt"], stored["title"]) == (spec, "a lighthouse in fog", "foggy")
+    assert world.client.get(f"/api/live/snapshots/{saved['snapshot_id']}",
+                            headers=world.headers("beta")).status_code == 404
+    # The same spec written by hand (the live mix over the snapshot's window) renders the same bytes.
+    by_hand = {**mix, "window": {"start_seconds": 0.5, "length_seconds": 2.0}}
+    clips = [world.client.post(f"/api/tracks/{live_track.track_id}/clip?format=wav", json=body,
+                               headers=world.headers("fan")) for body in (stored["spec"], by_hand)]
+    assert [c.status_code for c in clips] == [200, 200], clips[0].text
+    assert clips[0].content == clips[1].content
+    assert clips[0].headers["X-Remix-Spec-Sha256"] == saved["spec_hash"]
+
+
+def test_fuzzed_messages_never_break_the_session(live_track: LiveTrack) -> None:
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+        lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+        max_leaves=8)
+    messages = st.one_of(
+        st.text(max_size=100), st.binary(max_size=100), json_values.map(json.dumps),
+        st.fixed_dictionaries({"type": st.sampled_from(["auth", "prompt", "mix", "seek", "pause", "ping", "snapshot"]),
+                               "id": st.text(max_size=70)},
+                              optional={"text": json_values, "spec": json_values, "position_seconds": json_values,
+                                        "token": json_values, "title": json_values}).map(json.dumps),
+    )
+    world = live_track.world
+    with world.client.websocket_connect(live_track.ws_url(), headers=world.headers("fan")) as ws:
+        receive_json(ws)
+        probe = iter(range(10**6))
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+        @given(messages)
+        def survives(raw: str | bytes) -> None:
+            if isinstance(raw, bytes):
+                ws.send_bytes(raw)
+            else:
+                ws.send_text(raw)
+            marker = f"probe-{next(probe)}"
+            send(ws, "ping", marker)
+            for _ in range(100):
+                message = receive(ws)
+                if isinstance(message, dict):
+                    assert message["type"] in {"ack", "error", "state", "notice"}, message
+                    if message["type"] == "error":
+                        assert message["error"] != "InternalError" and message["detail"]
+                    if message.get("id") == marker:
+                        assert message["type"] in {"ack", "error"}  # error: rate limited
+                        return
+            raise AssertionError("the session stopped answering")
+
+        survives()
