@@ -47,6 +47,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "torch==2.13.0"
 	$(BIN)/pip install -q -e ".[dev]"
+	# invisible-watermark declares opencv-python (GUI build) and an unpinned torch; its real needs
+	# (opencv-python-headless, PyWavelets, numpy) are in pyproject, so it is installed without deps.
+	$(BIN)/pip install -q --no-deps "invisible-watermark==0.2.0"
 	touch $@
 
 clean:

@@ -9,11 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from remix.app import create_app
+from remix.auth import passwords
 from remix.auth import service as accounts
 from remix.auth.models import Role
 from remix.catalog import service as catalog
@@ -25,6 +27,15 @@ from remix.models_registry import Base
 POSTGRES_URL = os.environ.get("REMIX_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real Argon2id with the smallest work factor, so fixtures that create and log in accounts stay fast.
+
+    Production parameters are checked in tests/auth/test_sessions.py.
+    """
+    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(scope="session")

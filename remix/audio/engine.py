@@ -59,10 +59,11 @@ def mix_inputs(stems: Mapping[str, Audio], spec: RemixSpec, first: int, last: in
 def render(stems: Mapping[str, Audio], spec: RemixSpec, sample_rate: int) -> Audio:
     """Render ``spec`` from ``stems`` (name → ``(frames, 2)`` float32 at ``sample_rate``).
 
-    Every stem of the track should be given, audible or not: solo and mute are decided here. The caller
-    checks the window against the track beforehand; a stem shorter than the window is silent at its end.
+    Give every stem of the track or only the audible ones: solo and mute are decided here either way.
+    The caller checks the window against the track beforehand; a stem shorter than the window is silent
+    at its end.
     """
-    track_frames = max(audio.shape[0] for audio in stems.values())
+    track_frames = max((audio.shape[0] for audio in stems.values()), default=0)
     reshape = spec.tempo != 1.0 or spec.key_shift != 0 or spec.filter.kind != "none"
     window = window_frames(spec, sample_rate, track_frames, context=CONTEXT_FRAMES if reshape else 0)
     first, last = window.start - window.before, window.start + window.length + window.after

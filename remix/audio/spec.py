@@ -23,6 +23,8 @@ MAX_KEY_SHIFT = 12
 MIN_CUTOFF_HZ, MAX_CUTOFF_HZ = 20.0, 20_000.0
 MAX_WINDOW_SECONDS = 600.0
 MAX_LOOPS = 16
+# Even a paid extended version is rendered in memory: cap its length (15 minutes, about 320 MB as float32).
+MAX_OUTPUT_SECONDS = 900.0
 
 
 class _Strict(BaseModel):
@@ -82,7 +84,12 @@ class RemixSpec(_Strict):
     seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Seeds the dither noise; same seed, same bytes")
 
     @model_validator(mode="after")
-    def _fades_fit(self) -> RemixSpec:
+    def _output_fits(self) -> RemixSpec:
+        if self.output_seconds > MAX_OUTPUT_SECONDS:
+            raise ValueError(
+                f"the output would be {self.output_seconds:.1f} s long (window.length_seconds / tempo × "
+                f"window.loops); at most {MAX_OUTPUT_SECONDS:g} s can be rendered"
+            )
         total = self.fade_in_seconds + self.fade_out_seconds
         if total > self.output_seconds + 1e-9:
             raise ValueError(

@@ -1,11 +1,11 @@
 """Tempo and key change: a phase vocoder with identity phase locking, and soxr resampling for pitch.
 
-Why not Rubber Band (through ``pedalboard.time_stretch``, GPLv3, or ffmpeg's ``rubberband`` filter)? It
-sounds best, but on this project's 2-core machines it stretches a 30 s stereo excerpt in 3–6 s, 5–10× real
-time, and the issue asks for 100×. librosa's phase vocoder (ISC) needs numba, whose first call compiled for
-about a minute, and then still ran at ~15× real time. The engine therefore uses this vectorised numpy
-vocoder (a few FFTs and one short Python loop over frames) for the time axis and the soxr library
-(LGPL-2.1+, the SoX resampler) for the pitch axis. See ``benchmarks/README.md`` for the figures.
+Why not Rubber Band (``pedalboard.time_stretch``, GPL-3.0, or ffmpeg's ``rubberband`` filter)? It sounds
+best, but on this project's 2-core machines it needs 3.4–6.1 CPU-seconds to change tempo and key of a 30 s
+stereo excerpt, and the issue asks for 100× real time. librosa's phase vocoder (ISC) needs 1.6 CPU-s, plus
+about a minute of numba compilation on first use, and does no phase locking. This vectorised numpy vocoder
+needs about 0.5 CPU-s including soxr (LGPL-2.1+, the SoX resampler), which does the pitch axis. See
+``benchmarks/README.md`` for the comparison.
 
 How a tempo ratio ``r`` and a shift of ``s`` semitones (pitch factor ``p = 2 ** (s / 12)``) combine: the
 vocoder stretches the excerpt to ``p / r`` times its length (pitch unchanged), then soxr resamples it by
@@ -22,7 +22,9 @@ same bits.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +41,7 @@ PEAK_NEIGHBOURS = 2
 # Output frames per block: a block's arrays (~1 MiB per channel) stay in cache between the steps.
 BLOCK_STEPS = 128
 THREADS = 2
+BLOCKS_IN_FLIGHT = 2 * THREADS
 _WINDOW = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)  # periodic Hann
 # Overlap-added squared Hann windows at a hop of N/4 sum to exactly 1.5.
 _OLA_GAIN = np.float32(1.5)
@@ -90,8 +93,8 @@ def time_stretch(audio: Audio, rate: float) -> Audio:
 
     Output frames are processed in blocks of ``BLOCK_STEPS``: analysis and synthesis of the blocks run on
     two threads (numpy and the FFT release the GIL), while the phase recursion, which must see the
-    blocks in order, runs between them. Blocks are fixed by the input length alone, so the result does not
-    depend on thread timing.
+    blocks in order, runs between them. Blocks are fixed by the input length alone and summed in order,
+    so the result does not depend on thread timing.
     """
     frames = audio.shape[0]
     out_frames = round(frames / rate)
@@ -109,16 +112,33 @@ def time_stretch(audio: Audio, rate: float) -> Audio:
     frac = (positions - base).astype(np.float32)
     blocks = [slice(i, min(i + BLOCK_STEPS, out_steps)) for i in range(0, out_steps, BLOCK_STEPS)]
 
+    channels = audio.shape[1]
+    out = np.zeros((channels, (out_steps - 1) * HOP + N_FFT), dtype=np.float32)
     pool = _thread_pool()
-    analysed = list(pool.map(lambda steps: _analyse(framed, base, frac, steps), blocks))
+    analyses: deque[Future[_Block]] = deque()
+    syntheses: deque[tuple[int, Future[npt.NDArray[np.float32]]]] = deque()
+    queued = 0
+
+    def add_oldest_synthesis() -> None:
+        # Blocks are added in order, so the float sums (and the output bits) never depend on thread timing.
+        first_step, future = syntheses.popleft()
+        audio_block = future.result()
+        offset = first_step * HOP
+        out[:, offset:offset + audio_block.shape[1]] += audio_block
+
     current: npt.NDArray[np.complex64] | None = None
-    rotations = []
-    for block in analysed:
+    while queued < len(blocks) or analyses:
+        # Keep a few blocks in flight, never all: memory stays bounded however long the excerpt is.
+        while queued < len(blocks) and len(analyses) < BLOCKS_IN_FLIGHT:
+            analyses.append(pool.submit(_analyse, framed, base, frac, blocks[queued]))
+            queued += 1
+        block = analyses.popleft().result()
         rotation, current = _lock_phases(block, current)
-        rotations.append(rotation)
-    synthesised = np.empty((audio.shape[1], out_steps, N_FFT), dtype=np.float32)
-    list(pool.map(lambda pair: _synthesise(pair[0], pair[1], synthesised), zip(analysed, rotations, strict=True)))
-    out = _overlap_add(synthesised)
+        syntheses.append((block.steps.start, pool.submit(_synthesise, block, rotation)))
+        while len(syntheses) > BLOCKS_IN_FLIGHT:
+            add_oldest_synthesis()
+    while syntheses:
+        add_oldest_synthesis()
     out /= _OLA_GAIN
     start = round(lead_out)
     return np.ascontiguousarray(out[:, start:start + out_frames].T)
@@ -127,11 +147,15 @@ def time_stretch(audio: Audio, rate: float) -> Audio:
 _pool: ThreadPoolExecutor | None = None
 
 
+_pool_lock = threading.Lock()
+
+
 def _thread_pool() -> ThreadPoolExecutor:
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="remix-stretch")
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="remix-stretch")
+        return _pool
 
 
 def _analyse(framed: npt.NDArray[np.float32], base: npt.NDArray[np.int64], frac: npt.NDArray[np.float32],
@@ -183,12 +207,13 @@ def _lock_phases(block: _Block, current: npt.NDArray[np.complex64] | None
     return out, last
 
 
-def _synthesise(block: _Block, rotation: npt.NDArray[np.complex64], into: npt.NDArray[np.float32]) -> None:
+def _synthesise(block: _Block, rotation: npt.NDArray[np.complex64]) -> npt.NDArray[np.float32]:
+    """The block's frames, windowed and overlap-added: ``(channels, (steps - 1) * HOP + N_FFT)``."""
     spectrum = block.spectrum
     spectrum *= rotation[None]
     frames = scipy.fft.irfft(spectrum, n=N_FFT, axis=-1)
     frames *= _WINDOW
-    into[:, block.steps] = frames
+    return _overlap_add(frames)
 
 
 def _unit(spectrum: npt.NDArray[np.complex64], magnitude: npt.NDArray[np.float32]) -> npt.NDArray[np.complex64]:

@@ -182,6 +182,11 @@ def revoke_consent(session: Session, actor: User, grant_id: int, reason: str) ->
     session.refresh(grant)
     audit.record(session, "consent.revoked", "consent_grant", grant.id, actor_user_id=actor.id,
                  scope=grant.scope.value, reason=reason)
+    # Models trained under this grant are withdrawn in the same transaction as the revocation.
+    # (Imported here: visuals depends on the catalog, not the other way round.)
+    from remix.visuals.service import withdraw_models_for_grant
+
+    withdraw_models_for_grant(session, grant.id, actor_user_id=actor.id)
     return grant
 
 

@@ -43,8 +43,9 @@ def _insert_ignoring_duplicates(session: Session, table: Any, values: dict[str, 
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
     else:  # pragma: no cover - only the two supported databases
         stmt = insert(table).values(**values)
-    result = session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: psycopg reports a rowcount for a conflicting insert that did nothing.
+    key = next(iter(table.primary_key.columns))
+    return session.execute(stmt.returning(key)).first() is not None
 
 
 def insert_event(session: Session, values: dict[str, Any]) -> bool:

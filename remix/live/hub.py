@@ -16,7 +16,7 @@ from remix.config import Settings
 from remix.live.scheduler import RenderScheduler
 from remix.live.service import TTLCache
 from remix.live.store import InMemorySessionStore, SessionStore
-from remix.live.visual import FrameRequest, FrameResult, render_frames
+from remix.live.visual import FrameRequest, FrameResult
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class LiveConfig:
     max_batch: int = 16
     gather_ms: float = 5.0
     consent_recheck_seconds: float = 1.0
-    audio_workers: int = 2
+    audio_workers: int = 1  # one core's worth of mixing; the event loop (control messages) keeps the other
     prompts_per_second: float = 2.0
     prompt_burst: float = 4.0
     messages_per_second: float = 50.0
@@ -58,6 +58,8 @@ class LiveHub:
         self._pipeline_lock = threading.Lock()
 
     def _render_batch(self, model_key: Hashable, requests: Sequence[FrameRequest]) -> Sequence[FrameResult]:
+        from remix.live.visual import render_frames
+
         pipeline = self.pipelines[int(model_key)]  # type: ignore[call-overload]
         return render_frames(pipeline, requests)
 

@@ -169,6 +169,17 @@ class TTLCache:
         self._entries: dict[Hashable, tuple[float, Any, RemixError | None]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, key: Hashable) -> tuple[bool, Any]:
+        """``(True, value)`` if a fresh answer is cached (re-raising a cached refusal), else ``(False, None)``:
+        lets the event loop skip a thread hop when nothing needs asking."""
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.ttl:
+            return False, None
+        if entry[2] is not None:
+            raise entry[2]
+        return True, entry[1]
+
     def get(self, key: Hashable, compute: Callable[[], T], *, fresh: bool = False) -> T:
         """``compute()``'s value (or the RemixError it raised, re-raised), at most ``ttl`` seconds old."""
         now = time.monotonic()

@@ -14,9 +14,8 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from pydantic import ValidationError
 
 from remix.audio.errors import RemixSpecRejected
@@ -57,6 +56,9 @@ from remix.live.ratelimit import TokenBucket
 from remix.live.service import TrackContext
 from remix.live.store import SavedSession
 from remix.live.visual import FrameRequest, FrameResult, PromptBlend, embed_prompt, strength_for_energy
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -261,9 +263,11 @@ class LiveSession:
             raise ProtocolError("RateLimited", f"at most {self.hub.config.prompts_per_second:g} prompts per second; "
                                 f"retry in {wait * 1000:.0f} ms", message.id)
         text = message.text.strip()
-        facts = await asyncio.to_thread(
-            self.hub.rules.get, ("rules", self.ctx.artist_id),
-            lambda: service.prompt_rules(self.hub.factory, self.ctx.artist_id))
+        key = ("rules", self.ctx.artist_id)
+        hit, facts = self.hub.rules.cached(key)
+        if not hit:
+            load = functools.partial(service.prompt_rules, self.hub.factory, self.ctx.artist_id)
+            facts = await asyncio.to_thread(self.hub.rules.get, key, load)
         reason = facts.refusal(text)
         if reason is not None:
             raise ProtocolError("PromptRefused", reason, message.id)
@@ -285,9 +289,18 @@ class LiveSession:
 
     # ------------------------------------------------------------------------------------------ consent
 
+    def _consent_key(self) -> tuple[str, tuple[int, ...]]:
+        return "preview", tuple(sorted(audible_asset_ids(self.ctx.stems, self.spec)))
+
     def _check_audio_consent(self, fresh: bool = False) -> None:
-        ids = tuple(sorted(audible_asset_ids(self.ctx.stems, self.spec)))
-        self.hub.consent.get(("preview", ids), lambda: service.require_preview(self.hub.factory, ids), fresh=fresh)
+        key = self._consent_key()
+        self.hub.consent.get(key, functools.partial(service.require_preview, self.hub.factory, key[1]), fresh=fresh)
+
+    async def _ensure_audio_consent(self) -> None:
+        """Raise ConsentNotGranted if the audible stems lost their grant (a thread hop only when not cached)."""
+        hit, _ = self.hub.consent.cached(self._consent_key())
+        if not hit:
+            await asyncio.to_thread(self._check_audio_consent)
 
     def _revoke(self, exc: RemixError) -> None:
         if self.revoked:
@@ -315,16 +328,18 @@ class LiveSession:
             if self.revoked:
                 continue
             try:
-                await asyncio.to_thread(self._check_audio_consent)
+                await self._ensure_audio_consent()
             except RemixError as exc:
                 self._revoke(exc)
                 continue
             if self.visuals_on and self.model_id is not None:
                 model_id = self.model_id
                 try:
-                    await asyncio.to_thread(
-                        self.hub.models.get, ("model", self.user_id, model_id),
-                        functools.partial(service.authorize_model, self.hub.factory, self.user_id, model_id))
+                    key = ("model", self.user_id, model_id)
+                    if not self.hub.models.cached(key)[0]:
+                        await asyncio.to_thread(
+                            self.hub.models.get, key,
+                            functools.partial(service.authorize_model, self.hub.factory, self.user_id, model_id))
                 except RemixError as exc:
                     self._visuals_off(exc)
 
@@ -352,7 +367,7 @@ class LiveSession:
                 continue
             spec = spec_for_window(self.mix, window.start_seconds, window.length_seconds)
             try:
-                await asyncio.to_thread(self._check_audio_consent)
+                await self._ensure_audio_consent()
             except RemixError as exc:
                 self._revoke(exc)
                 continue

@@ -20,12 +20,14 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
-from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 from PIL import Image
 
-from remix.visuals.pipeline import ArtworkDiffusionPipeline, to_image
+if TYPE_CHECKING:  # torch and diffusers load with the first live visual model, not when the app starts
+    import torch
+
+    from remix.visuals.pipeline import ArtworkDiffusionPipeline
 
 BLEND_FRAMES = 4
 MIN_STRENGTH, MAX_STRENGTH = 0.3, 0.8
@@ -80,6 +82,8 @@ class PromptBlend:
         """The embedding for the next frame (and advance the blend)."""
         if self._target is None or self._start is None:
             raise RuntimeError("no prompt set")
+        import torch
+
         if self._step < self.frames:
             self._step += 1
             alpha = self._step / self.frames
@@ -95,11 +99,21 @@ def embed_prompt(pipeline: ArtworkDiffusionPipeline, prompt: str) -> torch.Tenso
     return embedding
 
 
-@torch.inference_mode()
 def render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRequest]) -> list[FrameResult]:
     """Render one frame per request in one batched pass (see the module docstring)."""
+    import torch
+
     if not requests:
         return []
+    with torch.inference_mode():
+        return _render_frames(pipeline, requests)
+
+
+def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRequest]) -> list[FrameResult]:
+    import torch
+    from diffusers.schedulers.scheduling_ddim import DDIMScheduler
+
+    from remix.visuals.pipeline import to_image
     steps = requests[0].steps
     if any(r.steps != steps for r in requests):
         raise ValueError("every frame of a batch must use the same number of steps")

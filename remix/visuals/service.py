@@ -345,6 +345,57 @@ def fail_interrupted_training(session: Session) -> list[int]:
     return [m.id for m in interrupted]
 
 
+def import_trained_model(session: Session, settings: Settings, actor: User | None, album_id: int,
+                         source_dir: Path) -> VisualModel:
+    """Register a model that ``remix train`` produced elsewhere (e.g. the shipped demo checkpoint in ``models/``).
+
+    ``source_dir`` holds ``manifest.json``, ``checkpoint/`` and ``samples.png``. Every artwork the manifest lists
+    must be artwork of this album with the same sha256 *and* a live ``train_visual`` grant now; the model is
+    bound to those grants (so revoking one withdraws it) and lands ``awaiting_approval`` like any trained model.
+    """
+    album = catalog_repository.get_or_404(session, Album, album_id)
+    if actor is not None:
+        ensure_acts_for(actor, album.artist_id)
+    try:
+        manifest = json.loads((source_dir / "manifest.json").read_text())
+        verify_checkpoint(source_dir / "checkpoint", manifest)
+    except (OSError, ValueError, KeyError) as exc:
+        raise BadRequest(f"{source_dir} is not a complete, unaltered trained model: {exc}") from exc
+    from remix.visuals.manifest import manifest_hash
+
+    by_hash = {a.sha256: a for a in catalog_repository.album_artwork(session, album_id)}
+    listed = manifest.get("training_data", [])
+    missing = [d["sha256"][:12] for d in listed if d["sha256"] not in by_hash]
+    if not listed or missing:
+        raise BadRequest(f"album {album_id} lacks the artwork this model was trained on (sha256 {missing})")
+    assets = [by_hash[d["sha256"]] for d in listed]
+    decision = check_use(session, Scope.train_visual, [a.id for a in assets])
+    if not decision.allowed:
+        raise ConsentNotGranted(f"no live 'train_visual' grant covers artwork {list(decision.uncovered)}")
+    hyper = manifest["hyper_parameters"]
+    model = VisualModel(artist_id=album.artist_id, album_id=album.id, base=VisualBase(manifest["base"]),
+                        preset=hyper["preset"], status=VisualModelStatus.training, seed=manifest["seed"],
+                        steps_total=hyper["steps"], steps_done=hyper["steps"], loss=manifest.get("final_loss"),
+                        created_by=actor.id if actor else None, created_at=utcnow(), finished_at=utcnow(),
+                        manifest_hash=manifest_hash(manifest))
+    session.add(model)
+    session.flush()
+    for entry, asset in zip(listed, assets, strict=True):
+        session.add(VisualModelSource(model_id=model.id, asset_id=asset.id, asset_sha256=asset.sha256,
+                                      grant_id=decision.grant_for_asset[asset.id], caption=entry["caption"]))
+    target = model_dir(settings, model.id)
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source_dir, target, ignore=shutil.ignore_patterns("model_card.json"))
+    on_rollback(session, lambda: shutil.rmtree(target, ignore_errors=True))
+    session.flush()
+    session.refresh(model)
+    audit.record(session, "visual_model.imported", "visual_model", model.id,
+                 actor_user_id=actor.id if actor else None, album_id=album.id, source=str(source_dir),
+                 grant_ids=model.grant_ids)
+    _move(session, model, VisualModelStatus.awaiting_approval, actor_user_id=actor.id if actor else None)
+    return model
+
+
 def start_training_thread(factory: sessionmaker[Session], settings: Settings, model_id: int) -> threading.Thread:
     """Run :func:`run_training` in a daemon thread (call only after the model row is committed)."""
     thread = threading.Thread(target=run_training, args=(factory, settings, model_id),

@@ -157,7 +157,7 @@ def train_from_scratch(
     captions = encoder.encode([e.caption for e in examples])
     scheduler = make_scheduler()
     codec = config.codec
-    alphas = scheduler.alphas_cumprod
+    timesteps = len(scheduler.alphas_cumprod)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=config.learning_rate, weight_decay=1e-4, foreach=True)
 
     def lr_at(step: int) -> float:
@@ -177,11 +177,9 @@ def train_from_scratch(
         drop = torch.rand(config.batch_size, generator=generator) < config.caption_dropout
         cond[drop] = 0.0  # the unconditional case, for classifier-free guidance
         noise = torch.randn(clean.shape, generator=generator)
-        t = torch.randint(0, len(alphas), (config.batch_size,), generator=generator)
+        t = torch.randint(0, timesteps, (config.batch_size,), generator=generator)
         noisy = scheduler.add_noise(clean, noise, t)  # type: ignore[arg-type]
-        a = alphas[t].sqrt().view(-1, 1, 1, 1)
-        s = (1 - alphas[t]).sqrt().view(-1, 1, 1, 1)
-        target = a * noise - s * clean  # v-prediction
+        target = clean  # x0-prediction (see make_scheduler)
         cond = cond.to(device)
         pred = unet(noisy.to(device), t.to(device), encoder_hidden_states=cond.unsqueeze(1), class_labels=cond).sample
         loss = torch.nn.functional.mse_loss(pred, target.to(device))
@@ -237,7 +235,7 @@ def load_checkpoint(directory: Path, encoder: SentenceEncoder) -> ArtworkDiffusi
     device, dtype = ArtworkDiffusionPipeline.best_device()
     pipeline = ArtworkDiffusionPipeline(unet=unet, scheduler=scheduler, text_encoder=encoder,
                                         codec=PatchLatentCodec(settings["image_size"], settings["patch_size"]))
-    return pipeline.to(device, dtype)
+    return pipeline.to(device, dtype if dtype != torch.float32 else None)
 
 
 def sample_grid(pipeline: ArtworkDiffusionPipeline, captions: Sequence[str], *, seeds: Sequence[int] = (0, 1),

@@ -92,3 +92,9 @@ def test_canonical_json_is_stable_text() -> None:
         '{"fade_in_seconds":0.0,"fade_out_seconds":0.0,"filter":{"cutoff_hz":null,"kind":"none"},"key_shift":0,'
         '"seed":0,"stems":{},"tempo":1.0,"window":{"length_seconds":10.0,"loops":1,"start_seconds":1.0}}'
     )
+
+
+def test_output_longer_than_fifteen_minutes_is_refused() -> None:
+    msgs = [msg for _, msg in problems({"window": {"start_seconds": 0, "length_seconds": 300, "loops": 4},
+                                        "tempo": 1.0})]
+    assert any("at most 900 s" in m for m in msgs)

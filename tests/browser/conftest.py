@@ -11,15 +11,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, FilePayload, Page, Playwright, expect, sync_playwright
-from skimage import data as skimage_data
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from remix.app import create_app
 from remix.auth import service as accounts
@@ -28,48 +25,26 @@ from remix.catalog import service as catalog
 from remix.catalog.models import Scope
 from remix.config import Settings
 from remix.demo.media import DemoAlbumMedia, build_demo_media
+from tests.browser.support import PASSWORD, LiveServer, photo_png
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "correct horse battery"
-SHOTS = Path("/tmp/remix-shots")
 
 # The machine running the suite may be busy; waiting a little longer for the page costs nothing when it is not.
 expect.set_options(timeout=10_000)
 
 
-def photo_png(name: str) -> bytes:
-    """A real photograph bundled with scikit-image, encoded as PNG."""
-    buffer = io.BytesIO()
-    Image.fromarray(getattr(skimage_data, name)()).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def file_payload(name: str, media_type: str, content: bytes) -> FilePayload:
-    """A file for ``set_input_files``, as if the user picked ``name`` on their disk."""
-    return {"name": name, "mimeType": media_type, "buffer": content}
-
-
 @pytest.fixture(scope="session")
 def chorale(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DemoAlbumMedia:
-    """One Bach chorale rendered to four real stems (kept between runs in pytest's cache folder, if enabled)."""
+    """One Bach chorale rendered to four real stems.
+
+    Not the shared ``demo_media`` (three chorales): one is all these tests play, and keeping it in pytest's
+    cache folder between runs saves the browser suite the render (tens of seconds on a busy machine).
+    """
     cache = request.config.cache
     folder = Path(cache.mkdir("remix-demo-media")) if cache is not None else tmp_path_factory.mktemp("demo-media")
     return build_demo_media(folder, track_count=1)
-
-
-@dataclass
-class LiveServer:
-    """The running app and the ids of what was seeded."""
-
-    base_url: str
-    app: FastAPI
-    settings: Settings
-    ids: dict[str, int] = field(default_factory=dict)
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
 
 
 def seed(app: FastAPI, settings: Settings, ids: dict[str, int]) -> None:
@@ -161,27 +136,3 @@ def page(context: BrowserContext) -> Iterator[Page]:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     yield page
     assert errors == [], f"script errors in the page: {errors}"
-
-
-def shot(page: Page, name: str) -> None:
-    """Save a full-page screenshot for people to look at (not compared by the tests)."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page: Page, who: str) -> None:
-    """Start a session as the seeded account ``who`` and open the app at its landing page.
-
-    The session cookie comes from the API directly (the login form itself is tested on its own), which
-    keeps the journeys that merely need a logged-in user quick.
-    """
-    response = page.context.request.post("/api/auth/login",
-                                         data={"email": f"{who}@test.example", "password": PASSWORD})
-    assert response.ok, response.text()
-    page.goto("/app/")
-    page.get_by_role("button", name="Log out").wait_for()
-
-
-def log_out(page: Page) -> None:
-    page.get_by_role("button", name="Log out").click()
-    page.get_by_role("heading", name="Log in").wait_for()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PASSWORD, log_in, log_out, shot
+from tests.browser.support import PASSWORD, log_in, log_out, shot
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import soundfile as sf
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from remix.demo.media import DemoAlbumMedia
-from tests.browser.conftest import LiveServer, file_payload, log_in, photo_png, shot
+from tests.browser.support import LiveServer, file_payload, log_in, photo_png, shot
 
 pytestmark = pytest.mark.browser
 

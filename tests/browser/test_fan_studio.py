@@ -12,7 +12,7 @@ from remix.auth.models import User
 from remix.catalog import service as catalog
 from remix.catalog.models import Scope
 from remix.demo.media import DemoAlbumMedia
-from tests.browser.conftest import LiveServer, log_in, shot
+from tests.browser.support import LiveServer, log_in, shot
 
 pytestmark = pytest.mark.browser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from remix.live.protocol import Frame, FrameKind
 from tests.live.conftest import LiveTrack, frames, grant, receive, receive_json, reply_to, revoke
 
 
-def send(ws, message_type: str, message_id: str, **fields: object) -> None:  # type: ignore[no-untyped-def]
+def send(ws: Any, message_type: str, message_id: str, **fields: object) -> None:
     ws.send_text(json.dumps({"type": message_type, "id": message_id, **fields}))
 
 

@@ -6,8 +6,9 @@ import pytest
 
 from remix.visuals.prompt_rules import clean_blocked_words, judge_prompt
 
-RULES = {"own_artist": "Alpha Band", "other_artists": ["Alpha Band", "Beta Choir"],
-         "blocked_words": ["blood", "night club"]}
+OWN = "Alpha Band"
+OTHERS = ["Alpha Band", "Beta Choir"]
+BLOCKED = ["blood", "night club"]
 
 
 @pytest.mark.parametrize("prompt", [
@@ -17,7 +18,7 @@ RULES = {"own_artist": "Alpha Band", "other_artists": ["Alpha Band", "Beta Choir
     "portrait of the moon over the sea",
 ])
 def test_ordinary_prompts_pass(prompt: str) -> None:
-    assert judge_prompt(prompt, **RULES).allowed
+    assert judge_prompt(prompt, own_artist=OWN, other_artists=OTHERS, blocked_words=BLOCKED).allowed
 
 
 @pytest.mark.parametrize(("prompt", "reason"), [
@@ -33,7 +34,7 @@ def test_ordinary_prompts_pass(prompt: str) -> None:
     ("a deepfake of my neighbour", "'deepfake' asks for a real person's likeness"),
 ])
 def test_refusals_say_why(prompt: str, reason: str) -> None:
-    verdict = judge_prompt(prompt, **RULES)
+    verdict = judge_prompt(prompt, own_artist=OWN, other_artists=OTHERS, blocked_words=BLOCKED)
     assert not verdict.allowed
     assert reason in verdict.reason
 

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from remix.audit.models import AuditEvent
+from remix.errors import BadRequest
 from remix.visuals import service as visuals
 from remix.visuals.manifest import manifest_hash
 from remix.visuals.models import VisualModel, VisualModelStatus
@@ -203,3 +204,27 @@ def test_others_cannot_see_unapproved_models(world: World, who: str) -> None:
     assert world.client.get(f"/api/visual-models/{model['id']}", headers=world.headers(who)).status_code == 404
     assert world.client.get(f"/api/visual-models/{model['id']}/samples.png",
                             headers=world.headers(who)).status_code == 404
+
+
+def test_a_model_trained_elsewhere_is_imported_only_onto_the_same_consented_artwork(world: World) -> None:
+    upload_artwork(world)
+    train_grant = grant(world, "train_visual")
+    trained = train(world)
+    settings = world.client.app.state.settings  # type: ignore[attr-defined]
+    source = visuals.model_dir(settings, trained["id"])
+    factory = world.client.app.state.sessionmaker  # type: ignore[attr-defined]
+    with factory.begin() as session:
+        imported = visuals.import_trained_model(session, settings, None, world.album_ids["alpha"], source)
+        assert (imported.status, imported.manifest_hash) == (VisualModelStatus.awaiting_approval,
+                                                            trained["manifest_hash"])
+        assert imported.grant_ids == [train_grant]
+        imported_id = imported.id
+    assert world.client.post(f"/api/visual-models/{imported_id}/approve",
+                             headers=world.headers("alpha")).status_code == 200
+    assert render(world, imported_id, "alpha").status_code == 200
+    with factory.begin() as session, pytest.raises(BadRequest, match="lacks the artwork"):
+        visuals.import_trained_model(session, settings, None, world.album_ids["beta"], source)
+    weights = source / "checkpoint" / "unet" / "diffusion_pytorch_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
+    with factory.begin() as session, pytest.raises(BadRequest, match="checkpoint files differ"):
+        visuals.import_trained_model(session, settings, None, world.album_ids["alpha"], source)

@@ -1,0 +1,304 @@
+"""Load benchmark for live fan sessions: N concurrent websocket fans against a real server on loopback.
+
+It seeds a fresh SQLite database with one artist, one track (four real chorale stems, synthesised from the
+Bach score in music21's corpus) and a live ``remix_preview`` grant, optionally trains and approves a tiny
+visual model (``--visuals``), starts ``uvicorn`` on a free 127.0.0.1 port, and drives ``--fans`` websocket
+clients for ``--seconds`` (both bounded). Each fan plays the track and sends a realistic stream: a fader
+move every 200 ms, a ping every second, a new prompt every 4 s. It prints p50/p99 ack latency (send → ack),
+acks lost (sent, never answered), typed errors by kind, frames and audio chunks received per fan, and the
+server's resident memory.
+
+    .venv/bin/python benchmarks/live_load.py --fans 100 --seconds 20
+    .venv/bin/python benchmarks/live_load.py --fans 500 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+import soundfile
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MAX_FANS = 1000
+MAX_SECONDS = 120
+PASSWORD = "benchmark password 1"
+STEM_SECONDS = 12.0
+SAMPLE_RATE = 44_100
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def chorale_stems(out: Path) -> dict[str, Path]:
+    """Four stems of BWV 66.6, additive synthesis of the real score (no SoundFont needed)."""
+    from music21 import corpus
+
+    names = {"Soprano": ("soprano", -0.3), "Alto": ("alto", -0.1), "Tenor": ("tenor", 0.1), "Bass": ("bass", 0.3)}
+    frames = round(STEM_SECONDS * SAMPLE_RATE)
+    paths = {}
+    for part in corpus.parse("bach/bwv66.6").parts:
+        name, pan = names[str(part.partName)]
+        mono = np.zeros(frames)
+        for n in part.flatten().notes:
+            if not hasattr(n, "pitch"):
+                continue
+            start = round(float(n.offset) * 60 / 135 * SAMPLE_RATE)
+            length = min(round(float(n.quarterLength) * 60 / 135 * SAMPLE_RATE), frames - start)
+            if length <= 0:
+                continue
+            t = np.arange(length) / SAMPLE_RATE
+            tone = sum(np.sin(2 * np.pi * float(n.pitch.frequency) * h * t) / h**1.5 for h in range(1, 6))
+            mono[start:start + length] += 0.15 * tone * np.minimum(1, t / 0.02)
+        stereo = np.stack([mono * np.cos((pan + 1) * np.pi / 4), mono * np.sin((pan + 1) * np.pi / 4)], axis=1)
+        paths[name] = out / f"{name}.wav"
+        soundfile.write(paths[name], stereo.astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
+    return paths
+
+
+def seed(env: dict[str, str], workdir: Path, visuals: bool) -> None:
+    """Accounts, artist, album, track (stems are uploaded over HTTP once the server runs), visual model."""
+    os.environ.update(env)
+    from remix.auth import service as accounts
+    from remix.auth.models import Role
+    from remix.catalog import service as catalog
+    from remix.config import Settings
+    from remix.db import make_engine, make_sessionmaker, migrate
+
+    settings = Settings()
+    migrate(settings.database_url)
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    with factory.begin() as session:
+        admin = accounts.create_user(session, email="admin@bench.example", display_name="Admin", password=PASSWORD,
+                                     role=Role.admin)
+        artist = catalog.create_artist(session, admin, "The Benchmark Consort", "")
+        album = catalog.create_album(session, admin, artist.id, "Load", 2026)
+        catalog.create_track(session, admin, album.id, "BWV 66.6", 1, 135.0, "F# minor")
+        accounts.create_user(session, email="artist@bench.example", display_name="Artist", password=PASSWORD,
+                             role=Role.artist, artist_ids=[artist.id])
+        accounts.create_user(session, email="fan@bench.example", display_name="Fan", password=PASSWORD,
+                             role=Role.fan)
+
+
+def prepare_track(base: str, workdir: Path, visuals: bool, env: dict[str, str]) -> tuple[int, str]:
+    with httpx.Client(base_url=base, timeout=60) as http:
+        def login(email: str) -> dict[str, str]:
+            r = http.post("/api/auth/login", json={"email": email, "password": PASSWORD})
+            r.raise_for_status()
+            return {"Authorization": f"Bearer {r.json()['token']}"}
+
+        artist, fan = login("artist@bench.example"), login("fan@bench.example")
+        for name, path in chorale_stems(workdir).items():
+            with path.open("rb") as f:
+                r = http.post("/api/tracks/1/stems", headers=artist, data={"stem_name": name},
+                              files={"file": (path.name, f, "audio/wav")})
+            r.raise_for_status()
+        for scope in ("remix_preview", *(("train_visual",) if visuals else ())):
+            http.post("/api/consent/grants", json={"scope": scope, "album_id": 1}, headers=artist).raise_for_status()
+        if visuals:
+            import io
+
+            from PIL import Image
+            from skimage import data
+            buffer = io.BytesIO()
+            Image.fromarray(data.astronaut()).resize((96, 96)).save(buffer, format="PNG")
+            http.post("/api/albums/1/artwork", headers=artist, data={"title": "Orange", "caption": "astronaut"},
+                      files={"file": ("a.png", buffer.getvalue(), "image/png")}).raise_for_status()
+            r = http.post("/api/albums/1/visual-models", headers=artist, json={"preset": "tiny", "steps": 20})
+            r.raise_for_status()
+            model_id = r.json()["id"]
+            while http.get(f"/api/visual-models/{model_id}", headers=artist).json()["status"] == "training":
+                time.sleep(0.5)
+            http.post(f"/api/visual-models/{model_id}/approve", headers=artist).raise_for_status()
+        return 1, fan["Authorization"].split(" ", 1)[1]
+
+
+@dataclass
+class FanStats:
+    latencies_ms: list[float] = field(default_factory=list)
+    sent: int = 0
+    acked: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    images: int = 0
+    audio: int = 0
+    connect_failed: str = ""
+
+
+PROMPTS = ["stars over a harbour", "orange astronaut", "rain on a tin roof", "a field of sunflowers",
+           "neon city at night", "waves in moonlight"]
+
+
+async def fan(url: str, token: str, seconds: float, stats: FanStats, rng: random.Random) -> None:
+    pending: dict[str, float] = {}
+    try:
+        ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=2**22,
+                           open_timeout=60, ping_interval=None)
+    except Exception as exc:  # counted, not raised: one failed fan must not stop the run
+        stats.connect_failed = type(exc).__name__
+        return
+
+    async def reader() -> None:
+        async for message in ws:
+            if isinstance(message, bytes):
+                kind = message[3]
+                if kind in (1, 2):
+                    stats.images += 1
+                else:
+                    stats.audio += 1
+                continue
+            data = json.loads(message)
+            sent_at = pending.pop(data.get("id") or "", None)
+            if data["type"] == "ack" and sent_at is not None:
+                stats.acked += 1
+                stats.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+            elif data["type"] == "error":
+                stats.errors[data["error"]] += 1
+                if sent_at is not None:
+                    stats.acked += 1  # answered (with a typed error): not lost
+                    stats.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+
+    async def send(message: dict[str, Any]) -> None:
+        pending[message["id"]] = time.perf_counter()
+        stats.sent += 1
+        await ws.send(json.dumps(message))
+
+    read = asyncio.create_task(reader())
+    try:
+        n = 0
+        await send({"type": "play", "id": "play"})
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            await asyncio.sleep(0.2 + rng.uniform(-0.05, 0.05))
+            n += 1
+            stem = rng.choice(["soprano", "alto", "tenor", "bass"])
+            await send({"type": "mix", "id": f"m{n}",
+                        "spec": {"stems": {stem: {"gain_db": round(rng.uniform(-20, 6), 1)}}}})
+            if n % 5 == 0:
+                await send({"type": "ping", "id": f"p{n}"})
+            if n % 20 == 0:
+                await send({"type": "prompt", "id": f"t{n}", "text": rng.choice(PROMPTS)})
+        grace = time.monotonic() + 15  # let the last answers arrive; what is still missing then is lost
+        while pending and time.monotonic() < grace:
+            await asyncio.sleep(0.1)
+    finally:
+        read.cancel()
+        with contextlib.suppress(BaseException):
+            await read
+        await ws.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def drive(url: str, token: str, fans: int, seconds: float) -> list[FanStats]:
+    stats = [FanStats() for _ in range(fans)]
+    gate = asyncio.Semaphore(50)  # connect in waves, as real audiences arrive
+
+    async def one(i: int) -> None:
+        async with gate:
+            await asyncio.sleep(0)
+        await fan(url, token, seconds, stats[i], random.Random(i))
+
+    await asyncio.gather(*(one(i) for i in range(fans)))
+    return stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--fans", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--visuals", action="store_true", help="train and approve a tiny visual model first")
+    args = parser.parse_args()
+    fans, seconds = min(args.fans, MAX_FANS), min(args.seconds, MAX_SECONDS)
+
+    with tempfile.TemporaryDirectory(prefix="remix-live-bench-") as tmp:
+        workdir = Path(tmp)
+        env = {"REMIX_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}", "REMIX_DATA_DIR": str(workdir / "data"),
+               "REMIX_MIGRATE_ON_START": "false", "REMIX_ENVIRONMENT": "development", "HF_HUB_OFFLINE": "1"}
+        seed(env, workdir, args.visuals)
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "remix.app:create_app", "--factory", "--host", "127.0.0.1",
+             "--port", str(port), "--log-level", "warning", "--ws-max-size", "65536"],
+            cwd=ROOT, env={**os.environ, **env})
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.2)
+            track_id, token = prepare_track(base, workdir, args.visuals, env)
+            process = psutil.Process(server.pid)
+            rss_before = process.memory_info().rss
+            load_before = os.getloadavg()
+            started = time.monotonic()
+            stats = asyncio.run(drive(f"ws://127.0.0.1:{port}/api/tracks/{track_id}/live", token, fans, seconds))
+            elapsed = time.monotonic() - started
+            rss_after = process.memory_info().rss
+            load_after = os.getloadavg()
+        finally:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+    latencies = [lat for s in stats for lat in s.latencies_ms]
+    sent, answered = sum(s.sent for s in stats), sum(s.acked for s in stats)
+    errors: Counter[str] = Counter()
+    for s in stats:
+        errors.update(s.errors)
+    failed = [s.connect_failed for s in stats if s.connect_failed]
+    connected = [s for s in stats if not s.connect_failed]
+    print(f"fans: {fans} ({len(connected)} connected, {len(failed)} failed {Counter(failed) or ''}) for "
+          f"{seconds:g} s (run {elapsed:.1f} s), visuals: {'on' if args.visuals else 'off'}")
+    print(f"control messages: {sent} sent, {answered} answered, {sent - answered} lost")
+    print(f"ack latency ms: p50 {percentile(latencies, 0.5):.1f}  p99 {percentile(latencies, 0.99):.1f}  "
+          f"max {max(latencies, default=float('nan')):.1f}")
+    print(f"typed errors: {dict(errors) or 'none'}")
+    per_fan_audio = [s.audio for s in connected] or [0]
+    per_fan_images = [s.images for s in connected] or [0]
+    print(f"audio chunks per fan: mean {statistics.mean(per_fan_audio):.1f} (min {min(per_fan_audio)}, "
+          f"max {max(per_fan_audio)}); {statistics.mean(per_fan_audio) / seconds:.2f}/s per fan vs 6.67/s real time")
+    print(f"image frames per fan: mean {statistics.mean(per_fan_images):.1f} (min {min(per_fan_images)}, "
+          f"max {max(per_fan_images)})")
+    print(f"server RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after")
+    print(f"load average (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
+          f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} on {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
