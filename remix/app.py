@@ -12,12 +12,14 @@ from fastapi.staticfiles import StaticFiles
 
 from remix import __version__
 from remix.audio.endpoints import router as audio_router
+from remix.audio.licence import install_entitlement_check
 from remix.audit.endpoints import router as audit_router
 from remix.auth.endpoints import router as auth_router
 from remix.catalog.endpoints import consent_router
 from remix.catalog.endpoints import router as catalog_router
 from remix.commerce.endpoints import finance_router as commerce_finance_router
 from remix.commerce.endpoints import router as commerce_router
+from remix.commerce.entitlements import has_entitlement
 from remix.config import Settings, get_settings
 from remix.db import make_engine, make_sessionmaker, migrate
 from remix.errors import install_error_handlers
@@ -53,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     install_error_handlers(app)
+    # Versions longer than the free 30 s clip render only for a fan who bought that exact spec.
+    install_entitlement_check(lambda session, user, track_id, spec_hash: has_entitlement(
+        session, user.id, track_id, spec_hash))
     for router in (auth_router, catalog_router, consent_router, audit_router, commerce_router, commerce_finance_router,
                    audio_router, visuals_router, provenance_router, live_router):
         app.include_router(router)

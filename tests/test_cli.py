@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import Result
@@ -26,8 +27,7 @@ def fresh_settings() -> Iterator[None]:
 
 
 def remix(database_url: str, *args: str) -> Result:
-    return CliRunner().invoke(app, list(args), env={"REMIX_DATABASE_URL": database_url,
-                                                    "REMIX_ENVIRONMENT": "test"})
+    return CliRunner().invoke(app, list(args), env={"REMIX_DATABASE_URL": database_url, "REMIX_ENVIRONMENT": "test"})
 
 
 def test_help_lists_the_commands() -> None:
@@ -62,10 +62,8 @@ def test_audit_verify_names_the_event_after_a_deleted_one(world: World, database
 
 
 def test_create_user_makes_an_account_that_can_log_in(world: World, database_url: str) -> None:
-    result = CliRunner().invoke(
-        app, ["create-user", "ops@test.example", "admin", "--password", "operator password", "--display-name", "Ops"],
-        env={"REMIX_DATABASE_URL": database_url, "REMIX_ENVIRONMENT": "test"},
-    )
+    result = remix(database_url, "create-user", "ops@test.example", "admin", "--password", "operator password",
+                   "--display-name", "Ops")
     assert result.exit_code == 0, result.output
     assert "created admin account ops@test.example" in result.output
     token = login(world.client, "ops@test.example", "operator password")
@@ -73,8 +71,7 @@ def test_create_user_makes_an_account_that_can_log_in(world: World, database_url
     assert (me["role"], me["display_name"]) == ("admin", "Ops")
 
 
-
-def test_migrate_builds_a_new_sqlite_database(tmp_path: pytest.TempPathFactory) -> None:
+def test_migrate_builds_a_new_sqlite_database(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/fresh.db"
     result = remix(url, "migrate")
     assert result.exit_code == 0, result.output

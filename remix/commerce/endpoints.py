@@ -219,7 +219,7 @@ def download(public_id: str, session: SessionDep, settings: SettingsDep,
     if order is None:
         raise NotFound(f"order {public_id} does not exist")
     track = _require_downloadable(session, order)
-    path = renders.render_licensed_version(settings, order, renders.stem_paths_of(settings, track))
+    path = renders.render_licensed_version(settings, order, track, list(track.stems))
     return FileResponse(path, media_type="audio/wav", filename=f"remix-{order.public_id}.wav")
 
 

@@ -7,13 +7,14 @@ Nothing is fulfilled here: the order becomes paid only when the provider's signe
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from remix.audio.spec import RemixSpec
 from remix.audit import service as audit
 from remix.auth.models import User
 from remix.catalog import repository as catalog_repository
@@ -33,15 +34,19 @@ class PlacedOrder:
 
 
 def canonical_spec(spec: dict[str, Any]) -> tuple[str, str]:
-    """The spec as canonical JSON and its sha256 (the hash entitlements are keyed on).
+    """The spec as the audio engine's canonical JSON and its sha256 (the hash entitlements are keyed on).
 
-    The audio engine hashes a RemixSpec the same way (sorted keys, compact separators, UTF-8); if it
-    ever changes its hash, it must change here too, or bought versions would not unlock.
+    Validating through :class:`RemixSpec` means a bought version unlocks exactly the render the audio
+    engine identifies by the same hash, and a spec it would refuse can never be sold.
     """
     if not isinstance(spec, dict) or not spec:
         raise BadRequest("spec must be a non-empty JSON object (a saved RemixSpec)")
-    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return text, hashlib.sha256(text.encode()).hexdigest()
+    try:
+        remix_spec = RemixSpec.model_validate(spec)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise BadRequest(f"spec is not a valid RemixSpec: {problems}") from exc
+    return remix_spec.canonical_json(), remix_spec.spec_hash
 
 
 def stem_ids(track: Track) -> list[int]:

@@ -1,15 +1,12 @@
 """The long licensed render of a paid order: started after the payment commits, cached under data_dir/renders.
 
-TODO(audio): render the order's RemixSpec with the audio engine once it offers a full-length render
-service. Until then the licensed version is the track's stems mixed unchanged at full length (ffmpeg
-``amix``), which is what a fan buying the "full-length" product of an untouched spec would get.
+The licensed version is the order's own RemixSpec rendered by the audio engine at full length, so the
+paid file agrees with the preview and the free clip the fan heard (same spec, same seed, same bytes).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,8 +14,11 @@ from pathlib import Path
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from remix.catalog.models import Track
-from remix.catalog.storage import AssetStore
+from remix.audio import engine
+from remix.audio.encode import AudioFormat, encode
+from remix.audio.service import decode_stems, fit_spec_to_track, render_sample_rate
+from remix.audio.spec import RemixSpec
+from remix.catalog.models import Asset, Track
 from remix.commerce.models import Order
 from remix.config import Settings
 from remix.errors import Conflict, RemixError
@@ -39,7 +39,7 @@ def render_path(settings: Settings, order: Order) -> Path:
     return settings.data_dir / "renders" / f"{order.public_id}.wav"
 
 
-def render_licensed_version(settings: Settings, order: Order, stem_paths: list[Path]) -> Path:
+def render_licensed_version(settings: Settings, order: Order, track: Track, stems: list[Asset]) -> Path:
     """Render (once) the order's long version to a WAV file and return its path."""
     target = render_path(settings, order)
     if target.exists():
@@ -47,42 +47,33 @@ def render_licensed_version(settings: Settings, order: Order, stem_paths: list[P
     with _rendering:
         if target.exists():
             return target
-        return _render(target, stem_paths)
+        return _render(settings, target, order, track, stems)
 
 
-def _render(target: Path, stem_paths: list[Path]) -> Path:
-    if not stem_paths:
+def _render(settings: Settings, target: Path, order: Order, track: Track, stems: list[Asset]) -> Path:
+    if not stems:
         raise Conflict("the track has no stems to render")
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        raise RenderFailed("ffmpeg is not installed on the server")
+    spec = RemixSpec.model_validate_json(order.spec_json)
+    try:
+        audible = fit_spec_to_track(track, stems, spec)
+        sample_rate = render_sample_rate(audible)
+        audio = engine.render(decode_stems(settings, audible, sample_rate), spec, sample_rate)
+        content = encode(audio, sample_rate, AudioFormat.wav, seed=spec.seed)
+    except RemixError as exc:
+        raise RenderFailed(f"rendering failed: {exc.detail}") from exc
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}-{threading.get_ident()}.partial.wav")
-    inputs: list[str] = []
-    for path in stem_paths:
-        inputs += ["-i", str(path)]
-    mix = f"amix=inputs={len(stem_paths)}:duration=longest:normalize=0" if len(stem_paths) > 1 else "anull"
-    command = [ffmpeg, "-nostdin", "-loglevel", "error", "-y", *inputs, "-filter_complex", mix,
-               "-c:a", "pcm_s16le", str(partial)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
-    if result.returncode != 0:
-        partial.unlink(missing_ok=True)
-        raise RenderFailed(f"rendering failed: {result.stderr.strip()[:300]}")
+    partial.write_bytes(content)
     partial.replace(target)  # atomic: a reader never sees half a file
     return target
 
 
-def stem_paths_of(settings: Settings, track: Track) -> list[Path]:
-    store = AssetStore(settings.asset_dir)
-    return [store.path_for(stem.storage_key) for stem in track.stems]
-
-
 def render_after_commit(session: Session, settings: Settings, order: Order, track: Track) -> None:
     """Queue the render once the payment's transaction commits (never for a transaction that rolls back)."""
-    stems = stem_paths_of(settings, track)
+    stems = list(track.stems)
 
     def start(_: Session) -> None:
         # A failed background render is not lost: the download renders on demand and reports the error.
-        _jobs.submit(render_licensed_version, settings, order, stems)
+        _jobs.submit(render_licensed_version, settings, order, track, stems)
 
     event.listen(session, "after_commit", start, once=True)

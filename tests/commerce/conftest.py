@@ -112,7 +112,9 @@ class Shop:
         assert r.status_code == 200, r.text
 
     def spec(self) -> dict[str, Any]:
-        return {"track_id": self.track_id, "tempo": 1.0 + next(self._spec_counter) / 1000, "stems": {"drums": 1.0}}
+        # A distinct, valid RemixSpec per order: the tempo varies, so each has its own hash.
+        return {"tempo": 1.0 + next(self._spec_counter) / 1000, "stems": {"drums": {"gain_db": -3.0}},
+                "window": {"start_seconds": 0.0, "length_seconds": 1.0}}
 
     def order(self, payment_method: str | None = None, spec: dict[str, Any] | None = None,
               who: str = "fan") -> dict[str, Any]:

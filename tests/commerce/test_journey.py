@@ -62,7 +62,7 @@ def _download_refund_and_check(shop: Shop, order: dict[str, Any], paid: dict[str
     c = shop.client
     download = anonymous.get(url)
     assert download.status_code == 200, download.text
-    assert download.content[:4] == b"RIFF" and len(download.content) > 40_000  # full-length mix of both stems
+    assert download.content[:4] == b"RIFF" and len(download.content) > 40_000  # the paid spec rendered by the engine
     tampered = anonymous.get(url.replace("signature=", "signature=0"))
     assert tampered.status_code == 403
     # Another fan cannot mint a URL for this order.
