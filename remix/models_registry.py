@@ -18,6 +18,7 @@ from remix.commerce.models import (
     TrackProduct,
 )
 from remix.db import Base
+from remix.live.models import LiveSnapshot
 from remix.provenance.models import CatalogFingerprint, Render
 from remix.visuals.models import PromptRules, VisualModel, VisualModelSource
 
@@ -36,17 +37,18 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "License",
+    "LiveSnapshot",
+    "LoginSession",
     "Order",
     "Payee",
     "PeriodLock",
+    "PromptRules",
     "ProviderEvent",
+    "Render",
     "SplitSheet",
     "SplitSheetLine",
-    "TrackProduct",
-    "LoginSession",
-    "PromptRules",
-    "Render",
     "Track",
+    "TrackProduct",
     "User",
     "VisualModel",
     "VisualModelSource",

@@ -6,7 +6,7 @@ import enum
 import json
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Enum, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from remix.db import Base, UTCDateTime, utcnow
@@ -59,6 +59,6 @@ class CatalogFingerprint(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id"), unique=True)
     stems_digest: Mapped[str] = mapped_column(String(64))
-    duration_seconds: Mapped[float] = mapped_column()
+    duration_seconds: Mapped[float] = mapped_column(Float)
     fingerprint_json: Mapped[str] = mapped_column(Text)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

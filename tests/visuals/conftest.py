@@ -22,7 +22,7 @@ ARTWORK = (
     (data.coffee, "espresso cup on a wooden table"),
     (data.chelsea, "ginger tabby cat"),
 )
-TINY_STEPS = 40
+TINY_STEPS = 80
 
 
 def artwork_images() -> list[tuple[Image.Image, str]]:
