@@ -100,7 +100,9 @@ def seed(app_settings: Settings, sessionmaker: object, count: int) -> list[str]:
         splits.set_product(session, admin, track.id, "full_length", 999, "EUR", None, "", True)
         intents = []
         for i in range(count):
-            order = orders.open_order(session, fan, track.id, "full_length", {"bench": i}, f"{i:032x}")
+            # A distinct RemixSpec per order (the seed differs), so each order has its own spec hash.
+            spec = {"seed": i, "window": {"start_seconds": 0.0, "length_seconds": 1.0}}
+            order = orders.open_order(session, fan, track.id, "full_length", spec, f"{i:032x}")
             order.payment_intent_id = f"pi_bench_{i}"
             intents.append(order.payment_intent_id)
         session.flush()

@@ -60,7 +60,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     encoder = load_sentence_encoder()
     if args.checkpoint.is_dir():
-        pipeline, source = load_checkpoint(args.checkpoint, encoder), f"checkpoint `{args.checkpoint.name}`"
+        pipeline, source = load_checkpoint(args.checkpoint, encoder), f"checkpoint `{args.checkpoint.parent.name}`"
     else:
         pipeline, source = untrained_pipeline(PRESETS["demo"], encoder), "demo architecture, random weights"
     params = sum(p.numel() for p in pipeline.unet.parameters())

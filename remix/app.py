@@ -26,6 +26,7 @@ from remix.errors import install_error_handlers
 from remix.live.endpoints import router as live_router
 from remix.provenance.endpoints import router as provenance_router
 from remix.visuals.endpoints import router as visuals_router
+from remix.visuals.service import fail_interrupted_training
 
 DEFAULT_FRONTEND = Path(__file__).resolve().parent.parent / "frontend"
 
@@ -54,6 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    if settings.migrate_on_start:
+        # A process that died mid-training left its model 'training'; mark it failed so it can be retried.
+        with app.state.sessionmaker.begin() as session:
+            fail_interrupted_training(session)
     install_error_handlers(app)
     # Versions longer than the free 30 s clip render only for a fan who bought that exact spec.
     install_entitlement_check(lambda session, user, track_id, spec_hash: has_entitlement(

@@ -55,6 +55,8 @@ def demo(
         seeded = seed_demo(session, settings, media)
     typer.echo(f"demo album '{media.album_title}' by {media.artist_name}: album id {seeded.album_id}"
                f" ({'created' if seeded.created else 'already loaded'})")
+    if seeded.created:
+        typer.echo(f"demo visual model: {seeded.visual_model}")
     typer.echo("demo accounts (email / password / role):")
     for account in DEMO_ACCOUNTS:
         typer.echo(f"  {account.email:22} {account.password:24} {account.role.value}")

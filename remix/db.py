@@ -48,6 +48,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Primary keys are INTEGER: on PostgreSQL nothing above this exists, and comparing a larger value fails.
+MAX_INTEGER_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -101,6 +102,14 @@ def install_error_handlers(app: FastAPI) -> None:
             {"error": "ValidationError", "detail": "; ".join(problems), "problems": jsonable(exc.errors())},
             status_code=422,
         )
+
+    # PostgreSQL refuses values its column types cannot hold (an id past 2**31, an over-long string) that
+    # SQLite would have stored; that is bad input, not a server fault. The transaction is already rolled back.
+    @app.exception_handler(DataError)
+    async def _data_error(_: Request, exc: DataError) -> JSONResponse:
+        problem = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else "invalid value"
+        return JSONResponse({"error": "BadRequest", "detail": f"a value does not fit the database: {problem}"},
+                            status_code=400)
 
     # Routing refusals (no such path, wrong method) come from Starlette; give them the same shape.
     @app.exception_handler(StarletteHTTPException)

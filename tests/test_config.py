@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from remix.config import PLACEHOLDER_SECRETS, Settings
+from remix.app import create_app
+from remix.config import PLACEHOLDER_SECRETS, Settings, get_settings
 
 LONG_SECRET = "f3a9c1d07b2e4c58a6d9e0b1c2f3a4b5c6d7e8f9"
 
@@ -32,6 +33,17 @@ def test_production_refuses_the_default_secret(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("REMIX_ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="REMIX_SECRET_KEY"):
         Settings()
+
+
+def test_the_app_does_not_start_in_production_with_the_placeholder(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REMIX_ENVIRONMENT", "production")
+    monkeypatch.setenv("REMIX_SECRET_KEY", "change-me")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(ValidationError, match="REMIX_SECRET_KEY is a placeholder"):
+            create_app()
+    finally:
+        get_settings.cache_clear()
 
 
 def test_production_refuses_a_short_secret() -> None:

@@ -82,3 +82,28 @@ def test_unknown_routes_use_the_same_error_shape(client: TestClient, method: str
     assert response.status_code == status
     assert response.json()["error"] == error
     assert response.json()["detail"]
+
+
+HUGE = 2**40  # past PostgreSQL's INTEGER; SQLite would store it
+
+
+@pytest.mark.parametrize("path", [
+    f"/api/albums/{HUGE}", f"/api/tracks/{HUGE}", f"/api/assets/{HUGE}", f"/api/assets/{HUGE}/file",
+    f"/api/consent/grants?album_id={HUGE}", f"/api/consent/check?scope=remix_preview&asset_ids={HUGE}",
+    "/api/albums/-3",
+])
+def test_ids_past_the_integer_range_are_not_found_on_every_backend(world: World, path: str) -> None:
+    response = world.client.get(path, headers=world.headers("admin"))
+    assert response.status_code == 404
+    assert response.json()["error"] == "NotFound"
+
+
+@pytest.mark.parametrize("path", [f"/api/albums?artist_id={HUGE}", f"/api/audit/events?after_id={HUGE}"])
+def test_values_the_database_cannot_hold_are_not_a_server_error(world: World, path: str) -> None:
+    response = world.client.get(path, headers=world.headers("admin"))
+    assert response.status_code in {200, 400}, response.text
+    if response.status_code == 400:  # PostgreSQL
+        assert response.json() == {"error": "BadRequest",
+                                    "detail": "a value does not fit the database: integer out of range"}
+    else:
+        assert response.json() == []

@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from remix.catalog.models import Asset, ConsentGrant, ConsentRevocation, Scope
-from remix.db import utcnow
+from remix.db import MAX_INTEGER_ID, utcnow
 from remix.errors import ConsentNotGranted, NotFound
 
 
@@ -53,7 +53,8 @@ def check_use(
     wanted = sorted(set(asset_ids))
     if not wanted:
         return ConsentDecision(scope=scope, at=at)
-    assets = session.execute(select(Asset.id, Asset.album_id).where(Asset.id.in_(wanted))).all()
+    possible = [a for a in wanted if 0 < a <= MAX_INTEGER_ID]
+    assets = session.execute(select(Asset.id, Asset.album_id).where(Asset.id.in_(possible))).all()
     album_of = {row.id: row.album_id for row in assets}
     missing = [a for a in wanted if a not in album_of]
     if missing:
@@ -67,6 +68,9 @@ def check_use(
                 or_(ConsentGrant.asset_id.in_(wanted), ConsentGrant.album_id.in_(set(album_of.values()))),
             )
             .order_by(ConsentGrant.granted_at, ConsentGrant.id)
+            # Grants (and their revocations) already in this session's identity map may be stale: a
+            # revocation committed since must count at once, so reload them rather than trust the cache.
+            .execution_options(populate_existing=True)
         )
         .scalars()
         .all()

@@ -9,13 +9,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from remix.catalog.models import Album, Artist, Asset, AssetKind, ConsentGrant, Track
+from remix.db import MAX_INTEGER_ID
 from remix.errors import NotFound
 
 T = TypeVar("T")
 
 
 def get_or_404(session: Session, model: type[T], ident: int) -> T:
-    row = session.get(model, ident)
+    row = session.get(model, ident) if 0 < ident <= MAX_INTEGER_ID else None
     if row is None:
         raise NotFound(f"{model.__name__.lower()} {ident} does not exist")
     return row

@@ -36,6 +36,8 @@ from remix.db import on_rollback, utcnow
 from remix.errors import BadRequest, Conflict
 
 STEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+MAX_FILENAME_CHARS = 300  # Asset.original_filename
+SIMPLE_SUFFIX = re.compile(r"^\.[a-z0-9]{1,10}$")
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,16 @@ def create_track(session: Session, actor: User, album_id: int, title: str, posit
     return track
 
 
+def _staging_suffix(upload: Upload) -> str:
+    """The claimed extension, checked to be storable; only the temp file wears it (the media check judges it)."""
+    if len(upload.filename) > MAX_FILENAME_CHARS:
+        raise BadRequest(f"file name is {len(upload.filename)} characters long; at most {MAX_FILENAME_CHARS}, "
+                         "rename the file")
+    suffix = Path(upload.filename).suffix.lower()
+    # A long or odd extension would make an invalid temp file name; the media check refuses it anyway.
+    return suffix if SIMPLE_SUFFIX.match(suffix) else ""
+
+
 def _store_asset(session: Session, store: AssetStore, asset: Asset, staged_key: tuple[str, bool]) -> Asset:
     """Insert the row; if this transaction rolls back, remove a file that this upload alone created."""
     key, created = staged_key
@@ -103,7 +115,7 @@ def upload_artwork(session: Session, settings: Settings, actor: User, album_id: 
     ensure_acts_for(actor, album.artist_id)
     store = AssetStore(settings.asset_dir)
     with store.staged(upload.stream, max_bytes=settings.max_image_bytes,
-                      suffix=Path(upload.filename).suffix.lower()) as staged:
+                      suffix=_staging_suffix(upload)) as staged:
         facts = inspect_image(staged.path, upload.filename, upload.content_type,
                               max_pixels=settings.max_image_pixels)
         kept = store.keep(staged, facts.suffix)
@@ -129,7 +141,7 @@ def upload_stem(session: Session, settings: Settings, actor: User, track_id: int
         raise Conflict(f"track {track_id} already has a stem named '{stem_name}'")
     store = AssetStore(settings.asset_dir)
     with store.staged(upload.stream, max_bytes=settings.max_audio_bytes,
-                      suffix=Path(upload.filename).suffix.lower()) as staged:
+                      suffix=_staging_suffix(upload)) as staged:
         facts = inspect_audio(staged.path, upload.filename, upload.content_type,
                               max_seconds=settings.max_audio_seconds)
         kept = store.keep(staged, facts.suffix)

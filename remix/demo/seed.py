@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,8 @@ from remix.catalog import service
 from remix.catalog.models import Scope
 from remix.config import Settings
 from remix.demo.media import DemoAlbumMedia
+from remix.errors import RemixError
+from remix.visuals import service as visuals
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,15 @@ DEMO_ACCOUNTS = (
 )
 
 
+# The demo's visual model, trained by `remix train` on the demo artwork and shipped with its manifest.
+DEMO_VISUAL_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "demo-artwork-v1"
+
+
 @dataclass(frozen=True)
 class SeededDemo:
     album_id: int
     created: bool
+    visual_model: str = "not loaded"
 
 
 def _account(session: Session, spec: DemoAccount, artist_ids: list[int], actor: int | None) -> User:
@@ -77,4 +85,22 @@ def seed_demo(session: Session, settings: Settings, media: DemoAlbumMedia) -> Se
     for scope in Scope:
         service.grant_consent(session, manager, scope, asset_id=None, album_id=album.id, expires_at=None,
                               terms="Demo album: all uses granted by the artist's manager.")
-    return SeededDemo(album_id=album.id, created=True)
+    return SeededDemo(album_id=album.id, created=True,
+                      visual_model=_load_demo_visual_model(session, settings, manager, album.id))
+
+
+def _load_demo_visual_model(session: Session, settings: Settings, manager: User, album_id: int) -> str:
+    """Register the shipped demo model and approve it as the artist would after seeing its samples.
+
+    The import checks that the manifest's artwork hashes match this album's artwork under live
+    ``train_visual`` grants; if they do not (e.g. another Pillow encoded the PNGs differently), the demo
+    runs without visuals until ``remix train`` makes a model here.
+    """
+    if not (DEMO_VISUAL_MODEL_DIR / "manifest.json").exists():
+        return "not shipped"
+    try:
+        model = visuals.import_trained_model(session, settings, manager, album_id, DEMO_VISUAL_MODEL_DIR)
+        visuals.approve(session, manager, model.id)
+    except RemixError as exc:
+        return f"not loaded ({exc.detail}); run `remix train --album-id {album_id}`"
+    return f"model {model.id} live (manifest {(model.manifest_hash or '')[:12]})"

@@ -104,8 +104,12 @@ class ArtworkDiffusionPipeline:
         return next(self.unet.parameters()).dtype
 
     def to(self, device: str | torch.device, dtype: torch.dtype | None = None) -> ArtworkDiffusionPipeline:
-        # ModelMixin.to is wrapped by a decorator that hides its signature from type checkers.
-        self.unet.to(device=device, dtype=dtype)  # type: ignore[call-arg]
+        # ModelMixin.to is wrapped by a decorator that hides its signature from type checkers; it also logs a
+        # warning whenever a dtype is passed, so pass one only when it changes.
+        if dtype is None or dtype == self.dtype:
+            self.unet.to(device=device)  # type: ignore[call-arg]
+        else:
+            self.unet.to(device=device, dtype=dtype)  # type: ignore[call-arg]
         return self
 
     @classmethod

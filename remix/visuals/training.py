@@ -235,7 +235,7 @@ def load_checkpoint(directory: Path, encoder: SentenceEncoder) -> ArtworkDiffusi
     device, dtype = ArtworkDiffusionPipeline.best_device()
     pipeline = ArtworkDiffusionPipeline(unet=unet, scheduler=scheduler, text_encoder=encoder,
                                         codec=PatchLatentCodec(settings["image_size"], settings["patch_size"]))
-    return pipeline.to(device, dtype if dtype != torch.float32 else None)
+    return pipeline.to(device, dtype)
 
 
 def sample_grid(pipeline: ArtworkDiffusionPipeline, captions: Sequence[str], *, seeds: Sequence[int] = (0, 1),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import datetime
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -19,34 +21,30 @@ from tests.catalog.uploads import post_artwork, post_stem
 from tests.conftest import World
 
 
-def events(world: World, after_id: int = 0) -> list[dict[str, object]]:
+def events(world: World, after_id: int = 0) -> list[dict[str, Any]]:
     response = world.client.get("/api/audit/events", params={"after_id": after_id, "limit": 1000},
                                 headers=world.headers("admin"))
     assert response.status_code == 200
-    found: list[dict[str, object]] = response.json()
+    found: list[dict[str, Any]] = response.json()
     return found
 
 
-def verify(world: World) -> dict[str, object]:
+def verify(world: World) -> dict[str, Any]:
     response = world.client.get("/api/audit/verify", headers=world.headers("admin"))
     assert response.status_code == 200
-    report: dict[str, object] = response.json()
+    report: dict[str, Any] = response.json()
     return report
 
 
-def last_event_id(world: World) -> int:
-    return int(events(world)[-1]["id"])  # type: ignore[call-overload]
-
-
-def ok(response: object, status: int = 201) -> dict[str, object]:
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    body: dict[str, object] = response.json()  # type: ignore[attr-defined]
+def ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
     return body
 
 
 def test_every_change_writes_one_chained_event(world: World) -> None:
     c, admin, alpha = world.client, world.headers("admin"), world.headers("alpha")
-    start = last_event_id(world)
+    start = events(world)[-1]["id"]
 
     user = ok(c.post("/api/auth/users", headers=admin, json={
         "email": "manager@test.example", "display_name": "M", "password": "long password 1", "role": "artist",
@@ -56,8 +54,8 @@ def test_every_change_writes_one_chained_event(world: World) -> None:
     artist = ok(c.post("/api/artists", headers=admin, json={"name": "Gamma"}))
     album = ok(c.post(f"/api/artists/{world.artist_ids['alpha']}/albums", headers=alpha, json={"title": "B-sides"}))
     track = ok(c.post(f"/api/albums/{album['id']}/tracks", headers=alpha, json={"title": "Hum", "position": 1}))
-    artwork = ok(post_artwork(world, "alpha", int(album["id"]), samples.photo("chelsea", "JPEG"), "c.jpg"))  # type: ignore[call-overload]
-    stem = ok(post_stem(world, "alpha", int(track["id"]), samples.stem("WAV"), "drums"))  # type: ignore[call-overload]
+    artwork = ok(post_artwork(world, "alpha", album["id"], samples.photo("chelsea", "JPEG"), "c.jpg"))
+    stem = ok(post_stem(world, "alpha", track["id"], samples.stem("WAV"), "drums"))
     grant = ok(c.post("/api/consent/grants", headers=alpha, json={"scope": "remix_preview", "album_id": album["id"]}))
     ok(c.post(f"/api/consent/grants/{grant['id']}/revoke", headers=alpha, json={"reason": "re-mastering"}), 200)
     # Reads and refusals are not changes.
@@ -76,7 +74,7 @@ def test_every_change_writes_one_chained_event(world: World) -> None:
         ("consent.granted", "consent_grant", str(grant["id"]), world.user_ids["alpha"]),
         ("consent.revoked", "consent_grant", str(grant["id"]), world.user_ids["alpha"]),
     ]
-    payloads = [json.loads(str(e["payload"])) for e in written]
+    payloads = [json.loads(e["payload"]) for e in written]
     assert payloads[0]["artist_ids"] == [world.artist_ids["alpha"]]
     assert payloads[5]["sha256"] == artwork["sha256"]
     assert payloads[7]["scope"] == "remix_preview"
@@ -128,13 +126,13 @@ def test_edited_payload_is_reported(world: World, database_url: str) -> None:
 
 def test_edit_with_a_recomputed_hash_breaks_the_next_link(world: World, database_url: str) -> None:
     target, following = events(world)[3:5]
-    forged = AuditEvent(occurred_at=datetime.fromisoformat(str(target["occurred_at"])),
+    forged = AuditEvent(occurred_at=datetime.fromisoformat(target["occurred_at"]),
                         actor_user_id=target["actor_user_id"], action=target["action"],
                         subject_type=target["subject_type"], subject_id=target["subject_id"],
                         payload='{"name":"Someone Else"}')
     with unguarded_audit_log(database_url) as conn:
         conn.execute(text("UPDATE audit_events SET payload = :p, hash = :h WHERE id = :id"),
-                     {"p": forged.payload, "h": event_hash(str(target["prev_hash"]), forged), "id": target["id"]})
+                     {"p": forged.payload, "h": event_hash(target["prev_hash"], forged), "id": target["id"]})
 
     assert verify(world) == {"events_checked": 5, "ok": False, "first_bad_event_id": following["id"],
                              "problem": "link to the previous event is broken"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -17,10 +18,10 @@ from remix.db import utcnow
 from tests.conftest import PASSWORD, World, login
 
 
-def assert_unauthorized(response: object) -> None:
-    assert response.status_code == 401  # type: ignore[attr-defined]
-    assert response.headers["www-authenticate"] == "Bearer"  # type: ignore[attr-defined]
-    assert response.json()["error"] == "Unauthorized"  # type: ignore[attr-defined]
+def assert_unauthorized(response: httpx.Response) -> None:
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json()["error"] == "Unauthorized"
 
 
 def test_login_returns_a_token_naming_the_account(world: World, settings: Settings) -> None:

@@ -261,3 +261,18 @@ def test_orm_cannot_edit_a_grant(world: World, db: Session) -> None:
         db.flush()
     db.rollback()
     assert db.get(ConsentGrant, granted["id"]).scope == Scope.remix_preview  # type: ignore[union-attr]
+
+
+def test_a_long_lived_session_sees_a_revocation_at_once(world: World) -> None:
+    """A worker that keeps one session (and its identity map) must not go on trusting a grant it loaded."""
+    cover = artwork(world)
+    granted = grant(world, Scope.remix_preview, asset_id=cover)
+    with new_session(world) as worker:
+        assert check_use(worker, Scope.remix_preview, [cover]).allowed
+        held = worker.get(ConsentGrant, granted["id"])  # e.g. a job that shows the grant it relies on
+        assert held is not None and held.revocation is None
+        worker.commit()  # end the read transaction; loaded objects stay in the identity map
+
+        world.client.post(f"/api/consent/grants/{granted['id']}/revoke", json={}, headers=world.headers("alpha"))
+
+        assert check_use(worker, Scope.remix_preview, [cover]).uncovered == (cover,)

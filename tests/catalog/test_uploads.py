@@ -11,7 +11,6 @@ from tests.catalog import samples
 from tests.catalog.uploads import post_artwork, post_stem, stored_file, trace
 from tests.conftest import World
 
-# ---- accepted files -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("photo", "fmt", "filename", "media_type"), [
     ("coffee", "PNG", "coffee.png", "image/png"),
