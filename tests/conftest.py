@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from remix.app import create_app
-from remix.auth import passwords
 from remix.auth import service as accounts
 from remix.auth.models import Role
 from remix.catalog import service as catalog
@@ -23,19 +21,11 @@ from remix.config import Settings
 from remix.db import make_engine, make_sessionmaker, migrate
 from remix.demo.media import DemoAlbumMedia, build_demo_media
 from remix.models_registry import Base
+from tests.password_hashing import cheap_password_hashing  # noqa: F401  (autouse, every test)
 
 POSTGRES_URL = os.environ.get("REMIX_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", *(["postgresql"] if POSTGRES_URL else [])]
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Real Argon2id with the smallest work factor, so fixtures that create and log in accounts stay fast.
-
-    Production parameters are checked in tests/auth/test_sessions.py.
-    """
-    monkeypatch.setattr(passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(scope="session")
@@ -139,6 +129,9 @@ def world(client: TestClient) -> World:
             w.user_ids[key] = user.id
     for key in ("admin", "fan", "finance", "alpha", "beta"):
         w.tokens[key] = login(client, f"{key}@test.example")
+    # Logging in set the last account's session cookie on the shared client; clear it so a request
+    # without headers is anonymous, as the tests mean it to be.
+    client.cookies.clear()
     return w
 
 

@@ -14,7 +14,6 @@ from remix.cli import app
 from remix.config import get_settings
 from remix.db import make_engine
 from tests.audit.tampering import unguarded_audit_log
-from tests.auth.hashing import cheap_password_hashing  # noqa: F401  (autouse)
 from tests.conftest import World, login
 
 

@@ -6,7 +6,6 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from tests.auth.hashing import cheap_password_hashing  # noqa: F401  (autouse)
 from tests.conftest import World
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}

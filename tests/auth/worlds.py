@@ -20,10 +20,10 @@ from remix.auth import service as accounts
 from remix.auth.models import Role
 from remix.catalog import service as catalog
 from remix.config import Settings
-from tests.auth.hashing import CHEAP_HASHER
 from tests.catalog import samples
 from tests.catalog.uploads import post_artwork, post_stem
 from tests.conftest import PASSWORD, World, login, truncate_all
+from tests.password_hashing import CHEAP_HASHER
 
 
 @dataclass

@@ -42,7 +42,7 @@ def chorale(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     Not the shared ``demo_media`` (three chorales): one is all these tests play, and keeping it in pytest's
     cache folder between runs saves the browser suite the render (tens of seconds on a busy machine).
     """
-    cache = request.config.cache
+    cache = getattr(request.config, "cache", None)  # absent under -p no:cacheprovider
     folder = Path(cache.mkdir("remix-demo-media")) if cache is not None else tmp_path_factory.mktemp("demo-media")
     return build_demo_media(folder, track_count=1)
 

@@ -2,6 +2,7 @@
 
 Still real Argon2id hashing and verification through the service; only the work factor shrinks.
 Production parameters are checked in tests/auth/test_sessions.py.
+Imported by tests/conftest.py, so it applies to every test.
 """
 
 from __future__ import annotations
