@@ -10,6 +10,8 @@ Create Date: 2026-11-22
 from alembic import op
 import sqlalchemy as sa
 
+from remix.migrations.append_only import create_append_only_triggers, drop_append_only_triggers
+
 
 revision = '0004'
 down_revision = '0003'
@@ -19,37 +21,6 @@ depends_on = None
 
 # Rows of these tables are facts: once written they are never changed or removed.
 IMMUTABLE_TABLES = ("ledger_transactions", "ledger_entries", "licenses", "split_sheet_lines", "ledger_period_locks")
-
-
-def _create_immutability_triggers() -> None:
-    dialect = op.get_bind().dialect.name
-    for table in IMMUTABLE_TABLES:
-        if dialect == "sqlite":
-            for verb in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-                )
-        elif dialect == "postgresql":
-            op.execute(
-                f"CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
-                f"BEGIN RAISE EXCEPTION '{table} is append-only'; END $$"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
-            )
-
-
-def _drop_immutability_triggers() -> None:
-    dialect = op.get_bind().dialect.name
-    for table in IMMUTABLE_TABLES:
-        if dialect == "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_update")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_delete")
-        elif dialect == "postgresql":
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
 
 
 def upgrade() -> None:
@@ -265,11 +236,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ledger_entries_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entries_transaction_id'), ['transaction_id'], unique=False)
 
-    _create_immutability_triggers()
+    create_append_only_triggers(IMMUTABLE_TABLES)
 
 
 def downgrade() -> None:
-    _drop_immutability_triggers()
+    drop_append_only_triggers(IMMUTABLE_TABLES)
 
 
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Alembic migrations (run at start by remix.db.migrate, or with `remix migrate`)."""
