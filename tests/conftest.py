@@ -102,8 +102,11 @@ def login(client: TestClient, email: str, password: str = PASSWORD) -> str:
     return token
 
 
-@pytest.fixture
-def world(client: TestClient) -> World:
+def build_world(client: TestClient) -> World:
+    """Two artists (each with an album and a track) and one account of every role, all logged in.
+
+    The client keeps no login cookie afterwards, so a request without a bearer token is anonymous.
+    """
     w = World(client=client)
     factory = client.app.state.sessionmaker  # type: ignore[attr-defined]
     with factory.begin() as session:
@@ -129,10 +132,13 @@ def world(client: TestClient) -> World:
             w.user_ids[key] = user.id
     for key in ("admin", "fan", "finance", "alpha", "beta"):
         w.tokens[key] = login(client, f"{key}@test.example")
-    # Logging in set the last account's session cookie on the shared client; clear it so a request
-    # without headers is anonymous, as the tests mean it to be.
     client.cookies.clear()
     return w
+
+
+@pytest.fixture
+def world(client: TestClient) -> World:
+    return build_world(client)
 
 
 def engine_session(url: str) -> Session:
