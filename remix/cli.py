@@ -97,15 +97,23 @@ def create_user(
     from remix.auth.service import create_user as create
     from remix.config import get_settings
     from remix.db import make_engine, make_sessionmaker, migrate
+    from remix.errors import RemixError
 
+    if len(password) < 10:
+        raise typer.BadParameter("passwords need at least 10 characters", param_hint="--password")
     settings = get_settings()
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
-    with make_sessionmaker(engine).begin() as session:
-        user = create(session, email=email, display_name=display_name or email, password=password, role=role,
-                      artist_ids=artist_id or [])
-        typer.echo(f"created {user.role.value} account {user.email} (id {user.id})")
-    engine.dispose()
+    try:
+        with make_sessionmaker(engine).begin() as session:
+            user = create(session, email=email, display_name=display_name or email, password=password, role=role,
+                          artist_ids=artist_id or [])
+            typer.echo(f"created {user.role.value} account {user.email} (id {user.id})")
+    except RemixError as exc:
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
 
 
 @app.command()
