@@ -79,3 +79,9 @@ def test_migrate_builds_a_new_sqlite_database(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_events")).scalar() == 0
     engine.dispose()
+
+
+def test_create_user_refuses_a_taken_email_without_a_traceback(world: World, database_url: str) -> None:
+    result = remix(database_url, "create-user", "fan@test.example", "admin", "--password", "long enough pw")
+    assert result.exit_code == 2
+    assert "already exists" in result.output and "Traceback" not in result.output
