@@ -40,22 +40,28 @@ def synthesise_voice(notes: list[tuple[float, float, float]], seconds_per_quarte
     return np.stack([mono * left, mono * right], axis=1).astype(np.float32)
 
 
-@pytest.fixture(scope="session")
-def chorale_stems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """name → WAV path of the four voices of a real chorale (made once per test session)."""
+def write_chorale_stems(out: Path, seconds: float | None = None) -> dict[str, Path]:
+    """Synthesise the four voices of the real chorale score to WAV stems in ``out`` (optionally cut short)."""
     from music21 import corpus
 
     score = corpus.parse(CHORALE)
-    out = tmp_path_factory.mktemp("chorale")
     paths = {}
     for part in score.parts:
         name, pan = VOICES[str(part.partName)]
         notes = [(float(n.offset), float(n.quarterLength), float(n.pitch.frequency))
                  for n in part.flatten().notes if hasattr(n, "pitch")]
         audio = synthesise_voice(notes, 60.0 / CHORALE_BPM, pan)
+        if seconds is not None:
+            audio = audio[: round(seconds * SAMPLE_RATE)]
         paths[name] = out / f"{name}.wav"
         soundfile.write(paths[name], audio, SAMPLE_RATE, subtype="PCM_16")
     return paths
+
+
+@pytest.fixture(scope="session")
+def chorale_stems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """name → WAV path of the four voices of a real chorale (made once per test session)."""
+    return write_chorale_stems(tmp_path_factory.mktemp("chorale"))
 
 
 @dataclass

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import soundfile
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
 from remix.audio.decode import process_cache
 from remix.live.hub import LiveConfig
 from remix.live.protocol import Frame, FrameKind, unpack_frame
-from tests.audio.conftest import CHORALE, CHORALE_BPM, SAMPLE_RATE, STEM_NAMES, VOICES, synthesise_voice
+from tests.audio.conftest import STEM_NAMES, write_chorale_stems
 from tests.conftest import World
 from tests.visuals.conftest import artwork_images, png_bytes
 
@@ -29,19 +28,7 @@ TEST_CONFIG = LiveConfig(frame_steps=2, frame_size=64, consent_recheck_seconds=0
 @pytest.fixture(scope="session")
 def short_stems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The first 3 s of the four voices of BWV 66.6 (synthesised from the real score)."""
-    from music21 import corpus
-
-    score = corpus.parse(CHORALE)
-    out = tmp_path_factory.mktemp("live-stems")
-    paths = {}
-    for part in score.parts:
-        name, pan = VOICES[str(part.partName)]
-        notes = [(float(n.offset), float(n.quarterLength), float(n.pitch.frequency))
-                 for n in part.flatten().notes if hasattr(n, "pitch")]
-        audio = synthesise_voice(notes, 60.0 / CHORALE_BPM, pan)[: round(STEM_SECONDS * SAMPLE_RATE)]
-        paths[name] = out / f"{name}.wav"
-        soundfile.write(paths[name], audio, SAMPLE_RATE, subtype="PCM_16")
-    return paths
+    return write_chorale_stems(tmp_path_factory.mktemp("live-stems"), STEM_SECONDS)
 
 
 @pytest.fixture
