@@ -55,10 +55,6 @@ def album_artwork(session: Session, album_id: int) -> Sequence[Asset]:
     ).scalars().all()
 
 
-def assets_sharing_file(session: Session, storage_key: str) -> int:
-    return len(session.execute(select(Asset.id).where(Asset.storage_key == storage_key)).all())
-
-
 def grants_for_album(session: Session, album_id: int) -> Sequence[ConsentGrant]:
     """Grants on the album itself and on any of its assets, oldest first."""
     asset_ids = select(Asset.id).where(Asset.album_id == album_id)
