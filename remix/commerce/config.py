@@ -17,6 +17,10 @@ class CommerceSettings(BaseSettings):
     stripe_webhook_secret: str = Field(
         default="whsec_development_only", description="Signing secret of the webhook endpoint (whsec_…)."
     )
+    stripe_publishable_key: str | None = Field(
+        default=None, description="Publishable key (pk_test_…/pk_live_…) for the browser's Stripe Payment Element; "
+                                  "without it the fan studio offers the labelled test-card path instead.",
+    )
     stripe_api_base: str | None = Field(
         default=None, description="Override the Stripe API address (e.g. a localstripe server); None = Stripe."
     )

@@ -3,25 +3,29 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
-from remix.auth.deps import ArtistUser, CurrentUser, FinanceUser
+from remix.auth.deps import ArtistUser, CurrentUser, FinanceUser, ensure_acts_for
+from remix.auth.models import Role
 from remix.catalog import repository as catalog_repository
-from remix.catalog.models import Track
-from remix.commerce import entitlements, orders, renders, repository, splits, statements, webhooks
+from remix.catalog.models import ConsentGrant, Track
+from remix.commerce import entitlements, orders, renders, reports, repository, splits, statements, webhooks
 from remix.commerce.config import CommerceSettings, get_commerce_settings
 from remix.commerce.fulfilment import licence_number
 from remix.commerce.gateway import PaymentProviderUnavailable, StripeGateway
-from remix.commerce.models import EntitlementStatus, Order, SplitSheet
+from remix.commerce.models import EntitlementStatus, Order, SplitSheet, SplitSheetStatus
 from remix.commerce.schemas import (
     DownloadUrlOut,
+    FinanceOrderOut,
+    GrantSaleOut,
     OrderIn,
     OrderOut,
     PayeeIn,
     PayeeOut,
+    PaymentConfigOut,
     PaymentOut,
     PeriodLockOut,
     PlacedOrderOut,
@@ -31,6 +35,8 @@ from remix.commerce.schemas import (
     RefundIn,
     RefundOut,
     RejectIn,
+    RevenueSeriesOut,
+    SplitSheetForReviewOut,
     SplitSheetIn,
     SplitSheetOut,
     StatementLineOut,
@@ -208,19 +214,25 @@ def _require_downloadable(session: SessionDep, order: Order) -> Track:
     return track
 
 
-@router.get("/downloads/{public_id}", response_class=FileResponse,
-            responses=error_responses(Forbidden, NotFound, Conflict, ConsentNotGranted))
+@router.get("/downloads/{public_id}", response_class=Response,
+            responses={200: {"content": {"audio/wav": {}}, "description": "The licensed version"},
+                       **error_responses(Forbidden, NotFound, Conflict, ConsentNotGranted)})
 def download(public_id: str, session: SessionDep, settings: SettingsDep,
-             expires: Annotated[int, Query()], signature: Annotated[str, Query(max_length=128)]) -> FileResponse:
-    """The licensed long version (WAV), if the signed URL is genuine and unexpired and the licence is live."""
+             expires: Annotated[int, Query()], signature: Annotated[str, Query(max_length=128)]) -> Response:
+    """The licensed long version (WAV), if the signed URL is genuine and unexpired and the licence is live.
+
+    Each download carries its own watermark id and a C2PA manifest citing the licence and consent grants;
+    ``X-Remix-Render-Id`` names the provenance record (``POST /api/provenance/verify`` finds it again)."""
     if not entitlements.signature_is_valid(settings.secret_key, public_id, expires, signature):
         raise Forbidden("this download link is invalid or has expired; ask for a new one")
     order = repository.order_by_public_id(session, public_id)
     if order is None:
         raise NotFound(f"order {public_id} does not exist")
     track = _require_downloadable(session, order)
-    path = renders.render_licensed_version(settings, order, track, list(track.stems))
-    return FileResponse(path, media_type="audio/wav", filename=f"remix-{order.public_id}.wav")
+    stamped = renders.stamped_download(session, settings, order, track)
+    return Response(stamped.data, media_type="audio/wav", headers={
+        "Content-Disposition": f'attachment; filename="remix-{order.public_id}.wav"',
+        "X-Remix-Render-Id": stamped.render.public_id, "Cache-Control": "no-store"})
 
 
 # --- the Stripe webhook ---------------------------------------------------------------------------
@@ -303,3 +315,55 @@ def my_statements_csv(session: SessionDep, user: ArtistUser, period: str) -> Pla
     """Your statement lines for ``period`` as CSV."""
     lines = statements.statement(session, period, repository.payee_ids_for_artists(session, user.artist_ids))
     return _csv(lines, period)
+
+
+# --- read-only reports (finance dashboard, artist console) ---------------------------------------
+
+
+@finance_router.get("/revenue", response_model=list[RevenueSeriesOut], responses=READ_ERRORS)
+def revenue_over_time(session: SessionDep, _: FinanceUser,
+                      by: Annotated[Literal["track", "payee"], Query()] = "track") -> list[RevenueSeriesOut]:
+    """Net revenue per month (sales less refunds and lost disputes) by track, or each payee's share of it,
+    one series per track or payee and currency — the data behind the dashboard's charts."""
+    return [RevenueSeriesOut(key=s.key, label=s.label, currency=s.currency, total=s.total, points=s.points)
+            for s in reports.revenue(session, by)]
+
+
+@finance_router.get("/split-sheets", response_model=list[SplitSheetForReviewOut], responses=READ_ERRORS)
+def split_sheets_by_status(session: SessionDep, _: FinanceUser,
+                           status: SplitSheetStatus = SplitSheetStatus.accepted) -> list[SplitSheetForReviewOut]:
+    """Split sheet versions in ``status`` across all tracks (default ``accepted``: waiting for finance)."""
+    return [SplitSheetForReviewOut.model_validate({**SplitSheetOut.model_validate(sheet).model_dump(),
+                                                   "track_title": title})
+            for sheet, title in reports.split_sheets_with_status(session, status)]
+
+
+@finance_router.get("/orders", response_model=list[FinanceOrderOut], responses=READ_ERRORS)
+def finance_orders(session: SessionDep, _: FinanceUser,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[FinanceOrderOut]:
+    """The newest paid or failed orders with what was refunded and disputed, for refunds and dispute review."""
+    return [FinanceOrderOut(public_id=m.order.public_id, track_id=m.order.track_id, track_title=m.track_title,
+                            amount_minor=m.order.amount_minor, currency=m.order.currency, status=m.order.status,
+                            paid_at=m.order.paid_at, needs_refund=m.order.needs_refund, entitlement=m.entitlement,
+                            refunded_minor=m.refunded, disputed_minor=m.disputed, dispute_open=m.dispute_open)
+            for m in reports.orders_for_finance(session, limit)]
+
+
+@router.get("/consent/grants/{grant_id}/sales", response_model=list[GrantSaleOut], tags=["consent"],
+            responses=READ_ERRORS)
+def sales_under_grant(grant_id: int, session: SessionDep, user: CurrentUser) -> list[GrantSaleOut]:
+    """The licences sold under a ``sell_extended`` grant (its artist, finance and admins)."""
+    grant = catalog_repository.get_or_404(session, ConsentGrant, grant_id)
+    if user.role != Role.finance:
+        ensure_acts_for(user, grant.artist_id)
+    return [GrantSaleOut(licence_number=lic.number, track_id=lic.track_id, product=lic.product,
+                         spec_hash=lic.spec_hash, issued_at=lic.issued_at, valid_until=lic.valid_until)
+            for lic in reports.sales_under_grant(session, grant_id)]
+
+
+@router.get("/commerce/payment-config", response_model=PaymentConfigOut, responses=error_responses(Unauthorized))
+def payment_config(_: CurrentUser, cs: CommerceSettingsDep) -> PaymentConfigOut:
+    """The Stripe publishable key for the browser's Payment Element (None when not configured: the studio then
+    offers a clearly labelled test-card purchase) and whether payments are in test mode."""
+    return PaymentConfigOut(publishable_key=cs.stripe_publishable_key,
+                            test_mode=not cs.stripe_api_key.startswith(("sk_live_", "rk_live_")))

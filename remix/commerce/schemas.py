@@ -172,3 +172,51 @@ class ReconciliationOut(BaseModel):
     provider_balance: dict[str, int]
     provider_expected: dict[str, int]
     orders_needing_refund: list[str]
+
+
+# --- read-only reports (finance dashboard, artist console) ---------------------------------------
+
+
+class RevenueSeriesOut(BaseModel):
+    """One chart line: net revenue per period (minor units) of a track or payee, in one currency."""
+
+    key: int = Field(description="The track id or payee id")
+    label: str
+    currency: str
+    total: int
+    points: dict[str, int] = Field(description="Period (YYYY-MM) → net minor units in that period")
+
+
+class SplitSheetForReviewOut(SplitSheetOut):
+    track_title: str
+
+
+class FinanceOrderOut(BaseModel):
+    public_id: str
+    track_id: int
+    track_title: str
+    amount_minor: int
+    currency: str
+    status: OrderStatus
+    paid_at: datetime | None
+    needs_refund: bool
+    entitlement: EntitlementStatus | None
+    refunded_minor: int = Field(description="Refunded so far")
+    disputed_minor: int = Field(description="Held by an open dispute or lost to one")
+    dispute_open: bool
+
+
+class GrantSaleOut(BaseModel):
+    licence_number: str
+    track_id: int
+    product: str
+    spec_hash: str
+    issued_at: datetime
+    valid_until: datetime | None
+
+
+class PaymentConfigOut(BaseModel):
+    """What the browser needs to take a payment."""
+
+    publishable_key: str | None = Field(description="Stripe publishable key for the Payment Element; None offline")
+    test_mode: bool = Field(description="True unless a live secret key (sk_live_…) is configured: no real money")
