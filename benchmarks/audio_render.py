@@ -2,7 +2,7 @@
 
 Both paths apply the same edit (gains on three voices, one voice muted, tempo 1.25, key +2 semitones,
 peaks at -1 dBFS) to a 37.5 s window of the first demo track (30 s of output) and export MP3 at
-192 kbit/s with LAME quality 5. Stems are decoded once before timing for both (the engine keeps decoded
+192 kbit/s at the engine's LAME quality. Stems are decoded once before timing for both (the engine keeps decoded
 stems cached; the peer keeps loaded ``AudioSegment`` objects). Each path runs ``--runs`` times in the same
 process; the tables show medians of wall-clock time and of CPU time. CPU time counts this process's
 threads and its finished children (ffmpeg), and is less disturbed than wall time when other work shares
