@@ -70,3 +70,7 @@ def grants_for_artist(session: Session, artist_ids: set[int] | None) -> Sequence
     if artist_ids is not None:
         q = q.where(ConsentGrant.artist_id.in_(artist_ids))
     return session.execute(q).scalars().all()
+
+
+def asset_with_storage_key(session: Session, storage_key: str) -> Asset | None:
+    return session.scalars(select(Asset).where(Asset.storage_key == storage_key).limit(1)).first()

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -94,12 +95,24 @@ def _staging_suffix(upload: Upload) -> str:
     return suffix if SIMPLE_SUFFIX.match(suffix) else ""
 
 
+def _discard_if_unreferenced(bind: Engine | Connection, store: AssetStore, key: str) -> None:
+    """Delete a file this upload wrote, unless a committed asset now shares it.
+
+    Files are content-addressed, so an identical upload that raced this one (it found the file
+    already there and committed) points at the same path; deleting it would orphan that asset.
+    """
+    with Session(bind) as fresh:
+        if repository.asset_with_storage_key(fresh, key) is None:
+            store.discard(key)
+
+
 def _store_asset(session: Session, store: AssetStore, asset: Asset, staged_key: tuple[str, bool]) -> Asset:
     """Insert the row; if this transaction rolls back, remove a file that this upload alone created."""
     key, created = staged_key
     asset.storage_key = key
     if created:
-        on_rollback(session, lambda: store.discard(key))
+        bind = session.get_bind()
+        on_rollback(session, lambda: _discard_if_unreferenced(bind, store, key))
     try:
         session.add(asset)
         session.flush()

@@ -75,3 +75,35 @@ def test_same_bytes_uploaded_twice_share_one_file(world: World, settings: Settin
     assert stored_file(world, settings, first["id"]) == stored_file(world, settings, second["id"])
     assert len(trace(world, settings).files) == 1
     assert stored_file(world, settings, first["id"]).read_bytes() == data
+
+
+def test_rolled_back_upload_keeps_a_file_a_committed_identical_upload_uses(world: World,
+                                                                          settings: Settings) -> None:
+    """Identical uploads share one file; the one that wrote it rolling back must not delete the other's bytes."""
+    import io
+
+    from remix.auth.models import User
+    from remix.catalog import service
+    from remix.db import ROLLBACK_HOOKS
+
+    data = samples.photo("coffee", "PNG")
+    factory = world.client.app.state.sessionmaker  # type: ignore[attr-defined]
+    with factory() as committed, factory() as failing:
+        artist = committed.get(User, world.user_ids["alpha"])
+        assert artist is not None
+        service.upload_artwork(committed, settings, artist, world.album_ids["alpha"],
+                               service.Upload(io.BytesIO(data), "coffee.png", "image/png"), "Front", "")
+        committed.commit()
+        (relative,) = trace(world, settings).files
+        shared = settings.asset_dir / relative
+        # The race: the second upload found no file, so it wrote it and owns the rollback clean-up.
+        shared.unlink()
+        artist_again = failing.get(User, world.user_ids["alpha"])
+        assert artist_again is not None
+        service.upload_artwork(failing, settings, artist_again, world.album_ids["alpha"],
+                               service.Upload(io.BytesIO(data), "coffee.png", "image/png"), "Back", "")
+        failing.rollback()
+        for undo in failing.info.pop(ROLLBACK_HOOKS, []):
+            undo()
+    assert shared.read_bytes() == data
+    assert trace(world, settings).assets == 1
