@@ -24,6 +24,7 @@ from remix.config import Settings, get_settings
 from remix.db import make_engine, make_sessionmaker, migrate
 from remix.errors import install_error_handlers
 from remix.live.endpoints import router as live_router
+from remix.ops.endpoints import install_ops
 from remix.provenance.endpoints import router as provenance_router
 from remix.visuals.endpoints import router as visuals_router
 from remix.visuals.service import fail_interrupted_training
@@ -67,10 +68,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    audio_router, visuals_router, provenance_router, live_router):
         app.include_router(router)
 
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok", "version": __version__}
+    # /healthz, /readyz, /metrics; request ids and access logs on every request.
+    install_ops(app, settings)
+    app.state.metrics.watch_live_sessions(
+        lambda: float(getattr(getattr(app.state, "live_hub", None), "session_count", 0)))
 
     frontend = settings.frontend_dir or DEFAULT_FRONTEND
     if frontend.is_dir():

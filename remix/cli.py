@@ -14,12 +14,17 @@ app = typer.Typer(help="Remix: a consent-first fan remix service.", no_args_is_h
 
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the API and frontend (migrates the database first)."""
+    """Run the API and frontend (migrates the database first). Logs are JSON lines (REMIX_LOG_FORMAT=text for
+    plain); with REMIX_REDIS_URL set, live sessions and render jobs go through Redis (see docs/deploy.md)."""
     import uvicorn
 
     from remix.app import create_app
+    from remix.config import get_settings
+    from remix.ops.logs import configure_logging
 
-    uvicorn.run(create_app(), host=host, port=port)
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
 
 
 @app.command()

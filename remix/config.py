@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     max_audio_seconds: float = 20 * 60
     frontend_dir: Path | None = None
     soundfont_path: Path = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    redis_url: str | None = Field(
+        default=None,
+        description="Production mode: Redis for live session state, fan-out and render jobs (redis://host:6379/0).",
+    )
+    log_format: Literal["json", "text"] = Field(default="json", description="Log lines of `remix serve`/`worker`.")
+    log_level: str = "INFO"
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -1,0 +1,1 @@
+"""Operating the service: liveness, readiness, Prometheus metrics, JSON logs with request ids."""
