@@ -26,6 +26,11 @@ const HEADLINES = {
   RemixSpecRejected: "This mix cannot be rendered",
   EncoderUnavailable: "The audio encoder is unavailable, please try again",
   NetworkError: "No connection to the server",
+  PromptRefused: "Prompt refused",
+  RateLimited: "Too fast, please wait a moment",
+  InvalidMix: "This mix cannot be played live",
+  Disconnected: "The live session is not connected",
+  PaymentProviderUnavailable: "The payment provider is unavailable; nothing was charged",
 };
 
 /** "FooBarBaz" → "Foo bar baz". */

@@ -9,7 +9,9 @@ import { renderAlbum, renderAlbumList, renderTrack } from "./views/catalog.js";
 import { renderConsoleAlbum } from "./views/console-album.js";
 import { renderConsole } from "./views/console.js";
 import { renderLogin, renderRegister } from "./views/login.js";
-import { mountMixer } from "./views/mixer.js";
+import { renderFinance } from "./views/finance.js";
+import { renderPurchases } from "./views/purchases.js";
+import { mountStudio } from "./views/studio.js";
 
 let activeSection = null;
 
@@ -50,11 +52,13 @@ route("/register", null, renderRegister);
 for (const mode of ["studio", "catalog"]) {
   route(`/${mode}`, mode, (c) => renderAlbumList(c, mode));
   route(`/${mode}/albums/:id`, mode, (c, p) => renderAlbum(c, mode, p.id));
-  route(`/${mode}/tracks/:id`, mode, (c, p) => renderTrack(c, mode, p.id, mode === "studio" ? mountMixer : null));
+  route(`/${mode}/tracks/:id`, mode, (c, p) => renderTrack(c, mode, p.id, mode === "studio" ? mountStudio : null));
 }
 route("/console", "console", renderConsole);
 route("/console/albums/:id", "console", (c, p) => renderConsoleAlbum(c, p.id));
 route("/audit", "audit", renderAudit);
+route("/purchases", "purchases", renderPurchases);
+route("/finance", "finance", renderFinance);
 
 // The skip link must not change the hash (that is the router's), so it moves focus itself.
 document.querySelector(".skip-link").addEventListener("click", (event) => {

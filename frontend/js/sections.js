@@ -3,6 +3,8 @@
 
 export const SECTIONS = [
   { key: "studio", label: "Fan studio", href: "#/studio", roles: ["fan", "admin"] },
+  { key: "purchases", label: "My purchases", href: "#/purchases", roles: ["fan", "admin"] },
+  { key: "finance", label: "Finance", href: "#/finance", roles: ["finance", "admin"] },
   { key: "catalog", label: "Catalog", href: "#/catalog", roles: ["finance"] },
   { key: "console", label: "Artist console", href: "#/console", roles: ["artist", "admin"] },
   { key: "audit", label: "Audit log", href: "#/audit", roles: ["admin"] },

@@ -6,6 +6,8 @@ import { submitButton, whileBusy } from "../forms.js";
 import { showError, showStatus } from "../status.js";
 import { artworkFigure } from "./artwork.js";
 import { grantForm, grantsTable } from "./grants.js";
+import { modelsPanel } from "./models.js";
+import { splitSheetsPanel } from "./splits.js";
 import { artworkUploadForm, stemUploadForm } from "./uploads.js";
 
 function kib(bytes) {
@@ -13,7 +15,7 @@ function kib(bytes) {
 }
 
 export async function renderConsoleAlbum(container, albumId) {
-  const state = { album: null, tracks: [], grants: [] };
+  const state = { album: null, tracks: [], grants: [], sales: new Map() };
   const artworkList = h("div", { class: "gallery" });
   const trackList = h("div", {});
   const grantsList = h("div", {});
@@ -29,9 +31,24 @@ export async function renderConsoleAlbum(container, albumId) {
     state.tracks = await Promise.all([...state.album.tracks].sort((a, b) => a.position - b.position)
       .map((t) => getJson(`/api/tracks/${t.id}`)));
     state.grants = await getJson(`/api/consent/grants?album_id=${albumId}`);
+    // Licences sold under each selling grant (models are matched from the models panel's list).
+    const selling = state.grants.filter((g) => g.scope === "sell_extended");
+    const sold = await Promise.all(selling.map((g) => getJson(`/api/consent/grants/${g.id}/sales`)));
+    state.sales = new Map(selling.map((g, i) => [g.id, sold[i]]));
+  }
+
+  function usedBy(grant) {
+    const uses = models.models().filter((m) => m.sources.some((src) => src.grant_id === grant.id))
+      .map((m) => `Model ${m.id} (${m.status.replace("_", " ")})`);
+    const sales = state.sales.get(grant.id);
+    if (sales?.length) uses.push(`${sales.length} licence${sales.length === 1 ? "" : "s"} sold`);
+    return uses.length ? uses.join(", ") : "—";
   }
 
   await load();
+  const models = modelsPanel(state.album, () => reloadGrants());
+  await models.reload();
+  const splits = splitSheetsPanel(() => state.tracks);
   const stemForm = stemUploadForm(() => state.tracks, () => reload());
   const grants = grantForm(() => [
     { value: `album:${state.album.id}`, label: "Whole album (all its artwork and stems, now and later)" },
@@ -41,14 +58,20 @@ export async function renderConsoleAlbum(container, albumId) {
   function draw() {
     drawArtwork();
     drawTracks();
-    replaceChildren(grantsList, grantsTable(state.grants, assetName, () => reload()));
+    replaceChildren(grantsList, grantsTable(state.grants, assetName, () => reload(), usedBy));
     stemForm.refreshTracks();
     grants.refreshTargets();
   }
 
   async function reload() {
     await load();
+    await models.reload();
     draw();
+    await splits.reload();
+  }
+
+  async function reloadGrants() {
+    replaceChildren(grantsList, grantsTable(state.grants, assetName, () => reload(), usedBy));
   }
 
   function drawArtwork() {
@@ -88,7 +111,10 @@ export async function renderConsoleAlbum(container, albumId) {
       h("h2", { id: "consent-title", text: "Consent" }),
       h("p", { class: "muted", text: "Nothing of this album is used without a live grant. Revoking stops every use at once." }),
       grantsList, grants.element),
+    models.element,
+    splits.element,
   );
+  await splits.reload();
 }
 
 function newTrackForm(album, tracks, created) {

@@ -1,10 +1,12 @@
 // The artist console's front page: the albums of every artist this account acts for.
-import { getJson, postJson } from "../api.js";
-import { field, h } from "../dom.js";
+import { apiBlob, apiJson, getJson, postJson } from "../api.js";
+import { field, h, replaceChildren } from "../dom.js";
+import { fileNameFrom, saveBlob } from "../downloads.js";
 import { submitButton, whileBusy } from "../forms.js";
 import { navigate } from "../router.js";
 import { currentUser } from "../session.js";
-import { showError } from "../status.js";
+import { showError, showStatus } from "../status.js";
+import { currentPeriod, statementTable } from "./finance.js";
 
 /** Artists this account may manage: its own, or every artist for an admin. */
 export async function managedArtists() {
@@ -32,9 +34,66 @@ export async function renderConsole(container) {
           h("a", { href: `#/console/albums/${album.id}`, text: album.title }),
           album.year ? h("span", { class: "muted", text: ` (${album.year})` }) : null))));
     }
-    section.append(newAlbumForm(artist));
+    section.append(newAlbumForm(artist), await promptRulesForm(artist));
     container.append(section);
   }
+  container.append(myStatements());
+}
+
+/** The words refused in fans' prompts for this artist's visual models, one per line. */
+async function promptRulesForm(artist) {
+  const rules = await getJson(`/api/artists/${artist.id}/prompt-rules`);
+  const words = h("textarea", { name: "blocked_words", rows: 4 });
+  words.value = rules.blocked_words.join("\n");
+  const form = h("form", { class: "inline-form", "aria-label": `Prompt rules for ${artist.name}` },
+    h("h3", { text: "Prompt rules" }),
+    field("Blocked words and phrases (one per line)", words,
+      "Fans' prompts containing any of these are refused. Other artists' names and requests for a real person's likeness are always refused."),
+    h("div", { class: "actions" }, submitButton("Save prompt rules")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const blocked = words.value.split("\n").map((w) => w.trim()).filter(Boolean);
+      const saved = await whileBusy(form, () => apiJson("PUT", `/api/artists/${artist.id}/prompt-rules`, { blocked_words: blocked }));
+      words.value = saved.blocked_words.join("\n");
+      showStatus(`Prompt rules saved: ${saved.blocked_words.length} blocked.`, "ok");
+    } catch (err) {
+      showError(err);
+    }
+  });
+  return form;
+}
+
+/** The artist's own royalty statements (only the payees linked to their artists). */
+function myStatements() {
+  const period = h("input", { type: "month", name: "period", value: currentPeriod(), required: true });
+  const result = h("div", {});
+  const csv = h("button", { type: "button", class: "secondary", text: "Download CSV" });
+  const form = h("form", { class: "row-form", "aria-label": "My statements period" },
+    field("Period", period), h("div", { class: "actions" }, submitButton("Show statement"), csv));
+  const show = async () => {
+    const lines = await getJson(`/api/statements/mine?period=${encodeURIComponent(period.value)}`);
+    replaceChildren(result, statementTable(lines, `My statement ${period.value}`));
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await whileBusy(form, show);
+    } catch (err) {
+      showError(err);
+    }
+  });
+  csv.addEventListener("click", async () => {
+    try {
+      const { blob, response } = await apiBlob("GET", `/api/statements/mine.csv?period=${encodeURIComponent(period.value)}`);
+      saveBlob(blob, fileNameFrom(response.headers.get("Content-Disposition")) || `statement-${period.value}.csv`);
+    } catch (err) {
+      showError(err);
+    }
+  });
+  show().catch(showError);
+  return h("section", { class: "card", "aria-labelledby": "my-statements-title" },
+    h("h2", { id: "my-statements-title", text: "My statements" }), form, result);
 }
 
 function newAlbumForm(artist) {

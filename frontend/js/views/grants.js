@@ -24,9 +24,10 @@ export function grantState(grant) {
 }
 
 /**
- * The grants table. `assetName(id)` names an asset; `revoked()` is called after a revocation.
+ * The grants table. `assetName(id)` names an asset; `revoked()` is called after a revocation; `usedBy(grant)`
+ * (optional) says what relies on a grant — the models trained and the licences sold under it.
  */
-export function grantsTable(grants, assetName, revoked) {
+export function grantsTable(grants, assetName, revoked, usedBy = () => "—") {
   if (grants.length === 0) return h("p", { class: "empty-note", text: "Nothing granted yet: no use of this album is allowed." });
   const rows = [...grants].sort((a, b) => b.id - a.id).map((grant) => {
     const state = grantState(grant);
@@ -43,11 +44,12 @@ export function grantsTable(grants, assetName, revoked) {
       h("td", { text: grant.expires_at ? formatWhen(grant.expires_at) : "Until revoked" }),
       h("td", {}, grant.revoked_at ? [formatWhen(grant.revoked_at), grant.revocation_reason ? h("span", { class: "reason", text: ` — “${grant.revocation_reason}”` }) : null] : "—"),
       h("td", {}, h("span", { class: `badge ${state.toLowerCase().replace(" ", "-")}`, text: state })),
+      h("td", { class: "used-by" }, usedBy(grant)),
       h("td", {}, revokeButton));
   });
   return h("div", { class: "table-scroll" }, h("table", { class: "grants" },
     h("caption", { text: "Consent grants" }),
-    h("thead", {}, h("tr", {}, ["Scope", "Covers", "Granted", "Expires", "Revoked", "State", h("span", { class: "visually-hidden", text: "Actions" })]
+    h("thead", {}, h("tr", {}, ["Scope", "Covers", "Granted", "Expires", "Revoked", "State", "Used by", h("span", { class: "visually-hidden", text: "Actions" })]
       .map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows)));
 }

@@ -3,6 +3,7 @@
 // the RemixSpec and plays what comes back.
 import { apiBlob, getJson } from "../api.js";
 import { formatSeconds } from "../dates.js";
+import { fileNameFrom, saveBlob, slug } from "../downloads.js";
 import { field, h, replaceChildren } from "../dom.js";
 import { headline, sentence } from "../errors.js";
 import { formatDb, formatHz, formatPan, formatSemitones, slider, toggle } from "../controls.js";
@@ -26,7 +27,11 @@ function notice(title, text) {
   return h("div", { class: "unavailable" }, h("strong", { text: title }), h("br"), text);
 }
 
-export async function mountMixer(container, track) {
+/**
+ * The mixer on a track page. `hooks.changed(mix)` runs after every edit (the live session follows the
+ * faders with it); returns the mixer's info from the audio engine, or null when there is nothing to mix.
+ */
+export async function mountMixer(container, track, hooks = {}) {
   const section = h("section", { class: "mixer", "aria-labelledby": "mixer-title" }, h("h2", { id: "mixer-title", text: "Mixer" }));
   container.append(section);
   let info;
@@ -34,26 +39,27 @@ export async function mountMixer(container, track) {
     info = await trackStems(track);
   } catch (err) {
     section.append(notice(headline(err.kind), sentence(err.detail)));
-    return;
+    return null;
   }
   if (info === null) {
     section.append(notice("Remixing is not available yet",
       "This server does not have the audio engine installed, so previews and clips cannot be made."));
-    return;
+    return null;
   }
   if (info.stems.length === 0) {
     section.append(notice("No stems yet", "The artist has not uploaded this track's stems, so there is nothing to mix."));
-    return;
+    return null;
   }
   if (!info.stems.some((s) => s.allowed.remix_preview)) {
     section.append(notice("Not released for remixing",
       "The artist has not released this track's stems for remix previews (no live remix_preview grant)."));
-    return;
+    return null;
   }
-  buildMixer(section, track, info);
+  buildMixer(section, track, info, hooks);
+  return info;
 }
 
-function buildMixer(section, track, info) {
+function buildMixer(section, track, info, hooks) {
   const limits = {
     previewSeconds: info.limits?.preview_max_seconds ?? LIMITS.previewSeconds,
     clipSeconds: info.limits?.free_clip_max_seconds ?? LIMITS.clipSeconds,
@@ -69,7 +75,10 @@ function buildMixer(section, track, info) {
   const mix = defaultMix(stemNames, Math.min(DEFAULT_WINDOW_SECONDS, trackSeconds));
   for (const name of withheld) mix.stems[name].mute = true;
   const refreshers = [];
-  const refresh = () => refreshers.forEach((r) => r());
+  const refresh = () => {
+    refreshers.forEach((r) => r());
+    hooks.changed?.(mix);
+  };
 
   // Transport first: on a phone it is what the fan reaches for.
   const audio = h("audio", { controls: true, preload: "auto", "aria-label": "Remix preview" });
@@ -153,7 +162,7 @@ function buildMixer(section, track, info) {
   const reset = h("button", { type: "button", class: "secondary small", text: "Reset mix" });
   reset.addEventListener("click", () => {
     replaceChildren(section, h("h2", { id: "mixer-title", text: "Mixer" }));
-    buildMixer(section, track, info);
+    buildMixer(section, track, info, hooks);
     showStatus("Mix reset.", "info");
     section.querySelector("button").focus();
   });
@@ -259,28 +268,6 @@ function windowControls(mix, trackSeconds, refresh) {
     h("div", { class: "row compact" }, field("Loops", loops), field("Fade in (s)", fadeIn), field("Fade out (s)", fadeOut)));
 }
 
-function fileNameFrom(disposition) {
-  if (!disposition) return null;
-  const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
-  if (star) return decodeURIComponent(star[1]);
-  const plain = /filename="?([^";]+)"?/i.exec(disposition);
-  return plain ? plain[1] : null;
-}
-
-function slug(text) {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "remix";
-}
-
 function extensionFor(mediaType) {
   return { "audio/mpeg": "mp3", "audio/wav": "wav", "audio/x-wav": "wav", "audio/ogg": "ogg" }[mediaType] || "audio";
-}
-
-function saveBlob(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const link = h("a", { href: url, download: name, hidden: true });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  // Give the browser time to start the download before the bytes are released.
-  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
