@@ -30,16 +30,18 @@ AUDIO_CONTENT: dict[str, dict[str, object]] = {"audio/mpeg": {}, "audio/ogg": {}
 
 
 def _audio_response(rendered: RenderedExcerpt, disposition: str) -> Response:
-    return Response(
-        content=rendered.content,
-        media_type=rendered.media_type,
-        headers={
-            "Content-Disposition": f'{disposition}; filename="{rendered.filename}"',
-            "X-Remix-Spec-Sha256": rendered.spec_hash,
-            "X-Remix-Output-Seconds": f"{rendered.output_seconds:.3f}",
-            "Cache-Control": "no-store",
-        },
-    )
+    headers = {
+        "Content-Disposition": f'{disposition}; filename="{rendered.filename}"',
+        "X-Remix-Spec-Sha256": rendered.spec_hash,
+        "X-Remix-Audio-Sha256": rendered.audio_sha256,
+        "X-Remix-Output-Seconds": f"{rendered.output_seconds:.3f}",
+        "Cache-Control": "no-store",
+    }
+    if rendered.render_id is not None:
+        headers["X-Remix-Render-Id"] = rendered.render_id
+        if rendered.format == AudioFormat.opus:  # Ogg cannot embed C2PA: its signed manifest is a sidecar
+            headers["X-Remix-Provenance-Sidecar"] = f"/api/provenance/renders/{rendered.render_id}/sidecar"
+    return Response(content=rendered.content, media_type=rendered.media_type, headers=headers)
 
 
 @router.get("/{track_id}/stems", response_model=TrackStemsOut, responses=error_responses(Unauthorized, NotFound))
@@ -90,7 +92,11 @@ def render_clip(
 
     Free clips are at most 30 s of output (tempo and loops count); a longer spec is refused with
     402 ``LicenceRequired``, never cut short. Needs a live ``download_clip`` grant on every audible stem.
-    The response's ``X-Remix-Spec-Sha256`` header identifies the spec for provenance."""
+    Every clip is stamped: an inaudible watermark carrying its render's 32-bit id and a signed C2PA
+    manifest (WAV, MP3; Opus: a signed sidecar at the ``X-Remix-Provenance-Sidecar`` URL) naming the fan's
+    render, the spec hash and the consent grants. ``X-Remix-Render-Id`` names the render,
+    ``X-Remix-Spec-Sha256`` the spec, and ``X-Remix-Audio-Sha256`` the engine's unstamped audio, which is
+    the same for the same spec (the stamped file itself is unique to each download)."""
     rendered = service.render_excerpt(session, request.app.state.settings, user, track_id, spec,
                                       RenderUse.clip, format)
     return _audio_response(rendered, "attachment")

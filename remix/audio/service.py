@@ -31,6 +31,7 @@ from remix.catalog.models import Asset, Scope, Track
 from remix.catalog.storage import AssetStore
 from remix.config import Settings
 from remix.errors import InvalidMedia, NotFound
+from remix.provenance import render_paths
 
 AUDIO_SCOPES = (Scope.remix_preview, Scope.download_clip, Scope.sell_extended)
 # A window may end this much past the recorded length: frame counts round to the nearest sample.
@@ -51,6 +52,8 @@ class RenderedExcerpt:
     scope: Scope
     stem_asset_ids: list[int]
     grant_ids: list[int] = field(default_factory=list)
+    audio_sha256: str = ""  # the engine's unstamped PCM: the same spec always gives the same hash
+    render_id: str | None = None  # the provenance record of a stamped clip (previews are not stamped)
 
 
 def stem_cache(settings: Settings) -> StemCache:
@@ -176,21 +179,35 @@ def render_excerpt(session: Session, settings: Settings, user: User, track_id: i
     sample_rate = render_sample_rate(audible)
     audio = engine.render(decode_stems(settings, audible, sample_rate), spec, sample_rate)
     bitrate = PREVIEW_BITRATE_KBPS.get(fmt) if use == RenderUse.preview else None
-    try:
-        content = encode(audio, sample_rate, fmt, seed=spec.seed, bitrate_kbps=bitrate)
-    except EncodeError as exc:
-        raise EncoderUnavailable(f"could not encode {fmt.value}: {exc}") from exc
+
+    def encoded(samples: Audio) -> bytes:
+        try:
+            return encode(samples, sample_rate, fmt, seed=spec.seed, bitrate_kbps=bitrate)
+        except EncodeError as exc:
+            raise EncoderUnavailable(f"could not encode {fmt.value}: {exc}") from exc
+
+    render_id = None
+    if use == RenderUse.clip:
+        # Every downloaded clip carries its own watermark id and signed manifest (remix/provenance).
+        stamped = render_paths.stamp_clip(
+            session, settings, user_id=user.id, track_id=track.id, album_id=track.album_id, spec_hash=spec_hash,
+            scope=decision.scope, grant_ids=consent.grant_ids, audio=audio, sample_rate=sample_rate,
+            output_format=fmt.value, encoder=encoded)
+        content, render_id = stamped.data, stamped.render.public_id
+    else:
+        content = encoded(audio)
 
     rendered = RenderedExcerpt(
         content=content, format=fmt, media_type=MEDIA_TYPES[fmt],
         filename=download_filename(track, spec_hash, fmt, preview=use == RenderUse.preview),
         spec_hash=spec_hash, output_seconds=audio.shape[0] / sample_rate, sample_rate=sample_rate,
         scope=decision.scope, stem_asset_ids=asset_ids, grant_ids=consent.grant_ids,
+        audio_sha256=render_paths.pcm_sha256(audio), render_id=render_id,
     )
     if use == RenderUse.clip:
         audit.record(session, "remix.clip_rendered", "track", track.id, actor_user_id=user.id,
                      scope=decision.scope.value, spec_hash=spec_hash, spec=spec.canonical(),
                      stem_asset_ids=asset_ids, grant_ids=consent.grant_ids, format=fmt.value,
-                     output_seconds=round(rendered.output_seconds, 3),
-                     content_sha256=hashlib.sha256(content).hexdigest())
+                     output_seconds=round(rendered.output_seconds, 3), render_id=render_id,
+                     audio_sha256=rendered.audio_sha256, content_sha256=hashlib.sha256(content).hexdigest())
     return rendered

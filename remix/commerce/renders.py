@@ -1,7 +1,9 @@
 """The long licensed render of a paid order: started after the payment commits, cached under data_dir/renders.
 
 The licensed version is the order's own RemixSpec rendered by the audio engine at full length, so the
-paid file agrees with the preview and the free clip the fan heard (same spec, same seed, same bytes).
+paid file agrees with the preview and the free clip the fan heard (same spec, same seed, same audio).
+The cached WAV is the engine's unstamped render; each download is stamped afresh (:func:`stamped_download`)
+with its own watermark id and a C2PA manifest citing the order's licence and grants.
 """
 
 from __future__ import annotations
@@ -11,17 +13,20 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import soundfile
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from remix.audio import engine
-from remix.audio.encode import AudioFormat, encode
+from remix.audio.encode import AudioFormat, encode, encode_wav
 from remix.audio.service import decode_stems, fit_spec_to_track, render_sample_rate
 from remix.audio.spec import RemixSpec
 from remix.catalog.models import Asset, Track
 from remix.commerce.models import Order
 from remix.config import Settings
 from remix.errors import Conflict, RemixError
+from remix.provenance import render_paths
+from remix.provenance.service import StampedOutput
 
 # One worker: renders are CPU-heavy and the service shares its machine with the API.
 _jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="licensed-render")
@@ -66,6 +71,16 @@ def _render(settings: Settings, target: Path, order: Order, track: Track, stems:
     partial.write_bytes(content)
     partial.replace(target)  # atomic: a reader never sees half a file
     return target
+
+
+def stamped_download(session: Session, settings: Settings, order: Order, track: Track) -> StampedOutput:
+    """One download of the licensed version: the cached render, watermarked and signed for this download."""
+    path = render_licensed_version(settings, order, track, list(track.stems))
+    audio, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    seed = RemixSpec.model_validate_json(order.spec_json).seed
+    return render_paths.stamp_paid_render(
+        session, settings, order=order, album_id=track.album_id, audio=audio, sample_rate=int(sample_rate),
+        encoder=lambda marked: encode_wav(marked, int(sample_rate), seed=seed))
 
 
 def render_after_commit(session: Session, settings: Settings, order: Order, track: Track) -> None:

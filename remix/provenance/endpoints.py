@@ -12,11 +12,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 
-from remix.auth.deps import AdminUser, OptionalUser
+from remix.auth.deps import AdminUser, CurrentUser, OptionalUser
+from remix.auth.models import Role
 from remix.config import Settings
 from remix.db import SessionDep
-from remix.errors import BadRequest, InvalidMedia, PayloadTooLarge, UnsupportedMedia, error_responses
-from remix.provenance import service
+from remix.errors import (
+    BadRequest,
+    InvalidMedia,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMedia,
+    error_responses,
+)
+from remix.provenance import repository, service
 from remix.provenance.schemas import FingerprintResult, PublicVerificationReport, VerificationReport
 
 router = APIRouter(prefix="/api/provenance", tags=["provenance"])
@@ -100,3 +109,15 @@ def fingerprint_catalog(request: Request, session: SessionDep, user: AdminUser,
                         force: bool = False) -> list[FingerprintResult]:
     """Compute the Chromaprint fingerprint of every track's full mix (tracks whose stems changed, or all with force)."""
     return service.fingerprint_catalog(session, _settings(request), force=force)
+
+
+@router.get("/renders/{render_id}/sidecar", responses=error_responses(Unauthorized, NotFound))
+def render_sidecar(render_id: str, request: Request, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """The signed sidecar manifest of an Opus render (formats C2PA cannot embed in), for its fan or an admin.
+
+    Upload it with the file to ``/verify`` (field ``sidecar``) to have the manifest checked."""
+    render = repository.render_by_public_id(session, render_id)
+    if render is None or render.manifest_kind != "sidecar" or (
+            render.user_id != user.id and user.role != Role.admin):
+        raise NotFound(f"render {render_id} has no sidecar manifest you can read")
+    return service.sidecar_for(_settings(request), render)

@@ -27,8 +27,9 @@ import json
 import secrets
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,47 +128,55 @@ def _new_watermark_id(session: Session) -> int:
             return candidate
 
 
-def _assertion(public_id: str, watermark_id: int, kind: RenderKind, facts: RenderFacts) -> dict[str, Any]:
+def _assertion(public_id: str, watermark_id: int, kind: RenderKind, facts: RenderFacts,
+               issued_at: datetime) -> dict[str, Any]:
     return {
         "render_id": public_id, "watermark_id": watermark_id, "kind": kind.value, "purpose": facts.purpose,
         "track_id": facts.track_id, "album_id": facts.album_id, "spec_hash": facts.spec_hash,
         "model_id": facts.model_id, "training_manifest_hash": facts.training_manifest_hash,
         "consent_grant_ids": sorted(int(g) for g in facts.grant_ids), "licence_id": facts.licence_id,
-        "issued_at": utcnow().isoformat(), "issuer": "remix",
+        "issued_at": issued_at.isoformat(), "issuer": "remix",
     }
 
 
 def _record(session: Session, *, public_id: str, watermark_id: int, kind: RenderKind, facts: RenderFacts,
-            output_format: str, data: bytes, manifest_kind: str, size: tuple[int, int] | None = None) -> Render:
+            output_format: str, data: bytes, manifest_kind: str, issued_at: datetime,
+            size: tuple[int, int] | None = None) -> Render:
     render = Render(
         public_id=public_id, watermark_id=watermark_id, kind=kind, purpose=facts.purpose, user_id=facts.user_id,
         track_id=facts.track_id, album_id=facts.album_id, spec_hash=facts.spec_hash, model_id=facts.model_id,
         training_manifest_hash=facts.training_manifest_hash,
         grant_ids_json=json.dumps(sorted(int(g) for g in facts.grant_ids)), licence_id=facts.licence_id,
         output_format=output_format, output_sha256=hashlib.sha256(data).hexdigest(), manifest_kind=manifest_kind,
-        width=size[0] if size else None, height=size[1] if size else None, created_at=utcnow(),
+        width=size[0] if size else None, height=size[1] if size else None, created_at=issued_at,
     )
     session.add(render)
     session.flush()
     return render
 
 
+AudioEncoder = Callable[[npt.NDArray[np.float32]], bytes]
+
+
 def stamp_audio_render(session: Session, settings: Settings, *, audio: npt.NDArray[np.floating], sample_rate: int,
                        facts: RenderFacts, output_format: AudioFormat = "mp3", bitrate: str | None = None,
+                       encoder: AudioEncoder | None = None,
                        provenance: ProvenanceSettings | None = None) -> StampedOutput:
     """Watermark ``audio`` (``(frames, channels)`` float in −1..1), encode it and attach a signed manifest.
 
+    ``encoder`` turns the watermarked audio into ``output_format`` bytes (the audio engine passes its own
+    encoders, so a stamped clip is encoded exactly like an unstamped one); without it ffmpeg encodes.
     WAV and MP3 carry an embedded C2PA manifest; Opus gets a signed sidecar (``StampedOutput.sidecar``)
     to serve beside it. Raises :class:`BadRequest` for audio too short to carry a watermark.
     """
     provenance = provenance or ProvenanceSettings()
-    public_id, watermark_id = str(uuid.uuid4()), _new_watermark_id(session)
+    public_id, watermark_id, issued_at = str(uuid.uuid4()), _new_watermark_id(session), utcnow()
     try:
         marked = audio_watermark.embed(np.asarray(audio, dtype=np.float32), sample_rate, watermark_id)
     except audio_watermark.AudioWatermarkError as exc:
         raise BadRequest(str(exc)) from exc
-    data = encode_audio(marked, sample_rate, output_format, bitrate)
-    assertion = _assertion(public_id, watermark_id, RenderKind.audio, facts)
+    data = encoder(marked) if encoder is not None else encode_audio(marked, sample_rate, output_format, bitrate)
+    assertion = _assertion(public_id, watermark_id, RenderKind.audio, facts, issued_at)
     credentials = signing_credentials(settings, provenance)
     sidecar = None
     if output_format in C2PA_FORMATS:
@@ -179,7 +188,7 @@ def stamp_audio_render(session: Session, settings: Settings, *, audio: npt.NDArr
                                credentials)
         manifest_kind = "sidecar"
     render = _record(session, public_id=public_id, watermark_id=watermark_id, kind=RenderKind.audio, facts=facts,
-                     output_format=output_format, data=data, manifest_kind=manifest_kind)
+                     output_format=output_format, data=data, manifest_kind=manifest_kind, issued_at=issued_at)
     return StampedOutput(data, AUDIO_MEDIA_TYPES[output_format], render, sidecar)
 
 
@@ -189,19 +198,38 @@ def stamp_image(session: Session, settings: Settings, *, image: npt.NDArray[np.u
     """Watermark an RGB image (array or PIL image, at least 256×256), encode it and embed a C2PA manifest."""
     provenance = provenance or ProvenanceSettings()
     rgb = np.asarray(image.convert("RGB") if isinstance(image, Image.Image) else image, dtype=np.uint8)
-    public_id, watermark_id = str(uuid.uuid4()), _new_watermark_id(session)
+    public_id, watermark_id, issued_at = str(uuid.uuid4()), _new_watermark_id(session), utcnow()
     try:
         marked = image_watermark.embed(rgb, watermark_id)
     except image_watermark.ImageWatermarkError as exc:
         raise BadRequest(str(exc)) from exc
-    assertion = _assertion(public_id, watermark_id, RenderKind.image, facts)
+    assertion = _assertion(public_id, watermark_id, RenderKind.image, facts, issued_at)
     data = embed_c2pa(encode_image(marked, output_format), output_format, assertion,
                       signing_credentials(settings, provenance), generated=facts.model_id is not None,
                       timestamp_url=provenance.timestamp_url)
     render = _record(session, public_id=public_id, watermark_id=watermark_id, kind=RenderKind.image, facts=facts,
-                     output_format=output_format, data=data, manifest_kind="c2pa",
+                     output_format=output_format, data=data, manifest_kind="c2pa", issued_at=issued_at,
                      size=(rgb.shape[1], rgb.shape[0]))
     return StampedOutput(data, IMAGE_MEDIA_TYPES[output_format], render, None)
+
+
+def facts_of(render: Render) -> RenderFacts:
+    return RenderFacts(purpose=render.purpose, user_id=render.user_id, track_id=render.track_id,
+                       album_id=render.album_id, spec_hash=render.spec_hash, model_id=render.model_id,
+                       training_manifest_hash=render.training_manifest_hash, grant_ids=tuple(render.grant_ids),
+                       licence_id=render.licence_id)
+
+
+def sidecar_for(settings: Settings, render: Render, provenance: ProvenanceSettings | None = None) -> dict[str, Any]:
+    """The signed sidecar of a sidecar-kind render, signed afresh from its stored record.
+
+    The record holds everything the original sidecar asserted (same render id, watermark id, issue time and
+    output hash), so a fan who lost the sidecar served with an Opus clip can fetch an equivalent one.
+    """
+    provenance = provenance or ProvenanceSettings()
+    assertion = _assertion(render.public_id, render.watermark_id, render.kind, facts_of(render), render.created_at)
+    return sign_sidecar(assertion, render.output_sha256, AUDIO_MEDIA_TYPES.get(render.output_format, "audio/ogg"),
+                        signing_credentials(settings, provenance))
 
 
 def fingerprint_catalog(session: Session, settings: Settings, *, track_ids: Sequence[int] | None = None,

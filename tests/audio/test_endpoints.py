@@ -89,13 +89,16 @@ def test_clips_download_named_playable_identical_and_audited(world: World, stemm
     event = db.execute(select(AuditEvent).where(AuditEvent.action == "remix.clip_rendered")).scalar_one()
     assert spec_hash in event.payload and '"download_clip"' in event.payload
 
-    # Everything at once, twice: byte-identical files, in every format, of the length tempo gives.
+    # Everything at once, twice: the same audio from the engine (its hash in a header; the files differ only by
+    # each download's own provenance stamp), in every format, of the length tempo gives.
     spec = {"window": window(1.0, 6.0), "tempo": 1.5, "key_shift": -3, "filter": {"kind": "lowpass", "cutoff_hz": 3000},
             "stems": {"alto": {"mute": True}, "tenor": {"pan": 0.7}}, "seed": 42}
     for fmt, content_type in (("wav", "audio/wav"), ("mp3", "audio/mpeg"), ("opus", "audio/ogg")):
         first, second = clip(world, stemmed.track_id, spec, fmt), clip(world, stemmed.track_id, spec, fmt)
         assert first.status_code == second.status_code == 200, first.text
-        assert first.content == second.content
+        assert first.headers["x-remix-audio-sha256"] == second.headers["x-remix-audio-sha256"]
+        assert first.headers["x-remix-render-id"] != second.headers["x-remix-render-id"]
+        assert first.content != second.content
         assert first.headers["content-type"] == content_type
         assert first.headers["content-disposition"].endswith(f'.{fmt}"')
         assert ffprobe_seconds(first.content, tmp_path, f".{fmt}") == pytest.approx(4.0, abs=0.06)
