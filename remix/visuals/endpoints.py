@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import hashlib
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
@@ -10,6 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from remix.auth.deps import ArtistUser, CurrentUser
+from remix.auth.models import User
 from remix.db import SessionDep
 from remix.errors import (
     BadRequest,
@@ -22,6 +24,7 @@ from remix.errors import (
     Unauthorized,
     error_responses,
 )
+from remix.provenance import render_paths
 from remix.visuals import service
 from remix.visuals.models import VisualModel
 from remix.visuals.schemas import PromptRulesIn, PromptRulesOut, RejectIn, RenderIn, TrainIn, VisualModelOut
@@ -104,16 +107,44 @@ def reject_visual_model(model_id: int, body: RejectIn, session: SessionDep, user
 @router.post("/visual-models/{model_id}/render", response_class=Response, responses={
     **RENDER_ERRORS, 200: {"content": {"image/png": {}}, "description": "The rendered frame"}})
 def render_frame(model_id: int, body: RenderIn, request: Request, session: SessionDep, user: CurrentUser) -> Response:
-    """Render one frame (PNG) from a prompt, or from the previous frame + prompt (``init_image``, ``strength``).
+    """Render one preview frame (PNG) from a prompt, or from the previous frame + prompt (``init_image``, ``strength``).
 
     Only live models render; consent is re-checked on every call, so a revoked training grant stops rendering
     at once. Fans may render only while the album has a live ``remix_preview`` grant. Prompts naming blocked
-    words, other catalog artists or a real person's likeness are refused with the reason.
+    words, other catalog artists or a real person's likeness are refused with the reason. The frame is stamped
+    like a download (watermark + C2PA manifest, ``X-Remix-Render-Id``); frames under 256 px a side are enlarged
+    by a whole factor so they can carry the watermark. ``X-Remix-Frame-Sha256`` hashes the unstamped frame,
+    which the same prompt, seed and model always reproduce.
     """
-    png = service.render(session, request.app.state.settings, user, model_id, service.RenderRequest(
+    return _stamped_frame(request, session, user, model_id, body, "preview_frame", "png", "inline")
+
+
+@router.post("/visual-models/{model_id}/download", response_class=Response, responses={
+    **RENDER_ERRORS, 200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "The visual as a file"}})
+def download_visual(model_id: int, body: RenderIn, request: Request, session: SessionDep, user: CurrentUser,
+                    format: Literal["png", "jpeg"] = "png") -> Response:
+    """Download the current visual (the frame ``body`` describes, as on ``/render``) as a PNG or JPEG file.
+
+    Same checks as ``/render``. The file carries an invisible watermark with its render's 32-bit id and a signed
+    C2PA manifest naming the model, its training-manifest hash and the consent grants."""
+    return _stamped_frame(request, session, user, model_id, body, "visual", format, "attachment")
+
+
+def _stamped_frame(request: Request, session: Session, user: User, model_id: int, body: RenderIn, purpose: str,
+                   output_format: Literal["png", "jpeg"], disposition: str) -> Response:
+    settings = request.app.state.settings
+    png = service.render(session, settings, user, model_id, service.RenderRequest(
         prompt=body.prompt, seed=body.seed, init_image=body.init_image, strength=body.strength, steps=body.steps,
         guidance_scale=body.guidance_scale, size=body.size))
-    return Response(png, media_type="image/png")
+    # Every frame that leaves the service is stamped (remix/provenance); the header keeps the unstamped hash,
+    # which the same prompt, seed and model always reproduce.
+    stamped = render_paths.stamp_frame(session, settings, user_id=user.id, model=service.get_model_for(
+        session, user, model_id), frame_png=png, purpose=purpose, output_format=output_format)
+    filename = f"visual-{model_id}-{stamped.render.public_id[:8]}.{'jpg' if output_format == 'jpeg' else 'png'}"
+    return Response(stamped.data, media_type=stamped.media_type, headers={
+        "Content-Disposition": f'{disposition}; filename="{filename}"',
+        "X-Remix-Render-Id": stamped.render.public_id, "X-Remix-Frame-Sha256": hashlib.sha256(png).hexdigest(),
+        "Cache-Control": "no-store"})
 
 
 @router.get("/artists/{artist_id}/prompt-rules", response_model=PromptRulesOut,
