@@ -35,4 +35,5 @@ def signed_download_path(secret_key: str, order_public_id: str, ttl_seconds: int
 
 def signature_is_valid(secret_key: str, order_public_id: str, expires: int, signature: str) -> bool:
     expected = download_signature(secret_key, order_public_id, expires)
-    return hmac.compare_digest(expected, signature) and expires > utcnow().timestamp()
+    # Bytes, not str: compare_digest raises on non-ASCII text, and a link's signature is whatever the caller sent.
+    return hmac.compare_digest(expected.encode(), signature.encode()) and expires > utcnow().timestamp()
