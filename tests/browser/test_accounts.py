@@ -95,8 +95,9 @@ def test_each_role_sees_its_own_sections(page: Page) -> None:
     log_out(page)
 
     log_in(page, "finance")
-    expect(page.get_by_role("heading", name="Catalog")).to_be_visible()
-    expect(nav.get_by_role("link")).to_have_text(["Catalog"])
+    expect(page.get_by_role("heading", name="Finance", level=1)).to_be_visible()
+    expect(nav.get_by_role("link")).to_have_text(["Finance", "Catalog"])
+    nav.get_by_role("link", name="Catalog").click()
     page.get_by_role("link", name="Morning Coffee").click()
     page.get_by_role("link", name="Steam Rising").click()
     expect(page.get_by_role("heading", name="Steam Rising")).to_be_visible()
@@ -105,7 +106,8 @@ def test_each_role_sees_its_own_sections(page: Page) -> None:
     log_out(page)
 
     log_in(page, "admin")
-    expect(nav.get_by_role("link")).to_have_text(["Fan studio", "Artist console", "Audit log"])
+    expect(nav.get_by_role("link")).to_have_text(
+        ["Fan studio", "My purchases", "Finance", "Artist console", "Audit log"])
 
 
 def test_admin_verifies_the_audit_chain(page: Page) -> None:

@@ -69,7 +69,7 @@ function myStatements() {
   const period = h("input", { type: "month", name: "period", value: currentPeriod(), required: true });
   const result = h("div", {});
   const csv = h("button", { type: "button", class: "secondary", text: "Download CSV" });
-  const form = h("form", { class: "row-form", "aria-label": "My statements period" },
+  const form = h("form", { class: "row-form", "aria-label": "Choose my statement" },
     field("Period", period), h("div", { class: "actions" }, submitButton("Show statement"), csv));
   const show = async () => {
     const lines = await getJson(`/api/statements/mine?period=${encodeURIComponent(period.value)}`);

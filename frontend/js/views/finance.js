@@ -78,7 +78,7 @@ export async function renderFinance(container) {
     payees.map((p) => h("option", { value: p.id, text: p.name })));
   const exportCsv = h("button", { type: "button", class: "secondary", text: "Export CSV" });
   const lock = h("button", { type: "button", class: "danger", text: "Lock period" });
-  const statementForm = h("form", { class: "row-form", "aria-label": "Statement period" },
+  const statementForm = h("form", { class: "row-form", "aria-label": "Choose a statement" },
     field("Period", period), field("Payee", payee), h("div", { class: "actions" }, submitButton("Show statement"), exportCsv, lock));
   statementForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -149,7 +149,7 @@ export async function renderFinance(container) {
   container.append(
     card("sheets-title", "Split sheets awaiting approval", sheets),
     card("statement-title", "Statements", statementForm, statement),
-    card("revenue-title", "Revenue", field("Show", by), charts),
+    card("revenue-title", "Revenue", h("div", { class: "narrow-field" }, field("Show", by)), charts),
     card("orders-title", "Refunds and disputes", orders),
   );
   await refreshAll();

@@ -1,0 +1,117 @@
+"""The finance journey: approve a split sheet, see a sale (arrived through the signed Stripe webhook) in the
+statement and the revenue chart, and export the statement as CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from remix.auth.models import User
+from remix.catalog import service as catalog
+from remix.catalog.models import Scope
+from remix.commerce import orders, splits
+from remix.commerce.config import CommerceSettings
+from remix.commerce.ledger import period_of
+from remix.commerce.models import PayeeRole
+from remix.db import utcnow
+from remix.demo.media import DemoAlbumMedia
+from tests.browser.support import LiveServer, log_in, shot
+from tests.commerce.conftest import payment_succeeded, stripe_signature
+
+pytestmark = pytest.mark.browser
+
+WEBHOOK_SECRET = "whsec_browser_tests"
+SPEC = {"stems": {"soprano": {"gain_db": -3.0}}, "window": {"start_seconds": 0.0, "length_seconds": 20.0}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def shop(live_server: LiveServer, chorale: DemoAlbumMedia) -> None:
+    """"Steam Rising" with stems and a sell_extended grant, two payees, a split sheet the artist accepted
+    (waiting for finance), and a price."""
+    app, settings = live_server.app, live_server.settings
+    app.state.commerce_settings = CommerceSettings(stripe_api_key="sk_test_browser", render_on_payment=False,
+                                                   stripe_webhook_secret=WEBHOOK_SECRET)
+    track_id = live_server.ids["track"]
+    with app.state.sessionmaker.begin() as session:
+        artist = session.get(User, live_server.ids["user_artist"])
+        finance = session.get(User, live_server.ids["user_finance"])
+        assert artist is not None and finance is not None
+        for stem in chorale.tracks[0].stems[:2]:
+            with stem.path.open("rb") as stream:
+                catalog.upload_stem(session, settings, artist, track_id,
+                                    catalog.Upload(stream, stem.path.name, "audio/wav"), stem.name)
+        catalog.grant_consent(session, artist, Scope.sell_extended, asset_id=None, album_id=live_server.ids["album"],
+                              expires_at=None, terms="")
+        band = splits.create_payee(session, finance, "Alpha Band Royalties", live_server.ids["artist"], None)
+        label = splits.create_payee(session, finance, "Morning Records", None, None)
+        sheet = splits.propose_split_sheet(session, finance, track_id, [
+            splits.SplitLineIn(band.id, PayeeRole.artist, 6000), splits.SplitLineIn(label.id, PayeeRole.label, 4000),
+        ], "standard deal")
+        splits.accept_split_sheet(session, artist, sheet.id)
+        splits.set_product(session, finance, track_id, "full_length", 999, "EUR", 365, "Personal use.", True)
+
+
+def sell(live_server: LiveServer) -> str:
+    """A fan's order, paid: Stripe's signed ``payment_intent.succeeded`` posted to the running server."""
+    payment_intent = "pi_browser_test_0001"
+    with live_server.app.state.sessionmaker.begin() as session:
+        fan = session.get(User, live_server.ids["user_fan"])
+        assert fan is not None
+        order = orders.open_order(session, fan, live_server.ids["track"], "full_length", SPEC, "browserorder0001")
+        order.payment_intent_id = payment_intent
+        public_id = order.public_id
+    body = json.dumps(payment_succeeded(payment_intent, 999, "EUR")).encode()
+    response = httpx.post(live_server.url("/api/commerce/stripe/webhook"), content=body,
+                          headers={"Stripe-Signature": stripe_signature(body, WEBHOOK_SECRET),
+                                   "Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["status"] == "processed", response.text
+    return public_id
+
+
+def test_finance_approves_a_split_sees_the_sale_and_exports_csv(page: Page, live_server: LiveServer) -> None:
+    log_in(page, "finance")
+    expect(page.get_by_role("heading", name="Finance", level=1)).to_be_visible()
+    sheets = page.get_by_role("region", name="Split sheets awaiting approval")
+    sheet = sheets.get_by_role("listitem", name="Split sheet Steam Rising v1")
+    expect(sheet).to_contain_text("Alpha Band Royalties")
+    expect(sheet).to_contain_text("60.00 %")
+    sheet.get_by_role("button", name="Approve split sheet Steam Rising v1").click()
+    expect(page.get_by_role("status")).to_contain_text("Split sheet Steam Rising v1 approved")
+    expect(sheets).to_contain_text("No split sheets are waiting for approval")
+
+    public_id = sell(live_server)
+
+    statements = page.get_by_role("region", name="Statements")
+    period = period_of(utcnow())
+    statements.get_by_label("Period").fill(period)
+    statements.get_by_role("button", name="Show statement").click()
+    table = statements.get_by_role("table", name=f"Statement {period}")
+    # €9.99 split 60/40 by largest remainder: 5.99 and 4.00.
+    expect(table.get_by_role("row").filter(has_text="Alpha Band Royalties")).to_contain_text("€5.99")
+    expect(table.get_by_role("row").filter(has_text="Morning Records")).to_contain_text("€4.00")
+
+    page.reload()
+    revenue = page.get_by_role("region", name="Revenue")
+    expect(revenue.get_by_role("img", name="Net revenue by track per month, EUR")).to_be_visible()
+    expect(revenue).to_contain_text("Steam Rising €9.99")
+    revenue.get_by_label("Show").select_option("payee")
+    expect(revenue).to_contain_text("Alpha Band Royalties €5.99")
+    orders_table = page.get_by_role("region", name="Refunds and disputes").get_by_role("table", name="Orders")
+    expect(orders_table).to_contain_text(public_id[:8])
+    expect(orders_table).to_contain_text("active")
+    shot(page, "finance-dashboard")
+
+    statements = page.get_by_role("region", name="Statements")
+    statements.get_by_label("Period").fill(period)
+    with page.expect_download() as download_info:
+        statements.get_by_role("button", name="Export CSV").click()
+    download = download_info.value
+    assert download.suggested_filename == f"statement-{period}.csv"
+    rows = Path(download.path()).read_text().splitlines()
+    assert rows[0].startswith("period,payee_id,payee,currency,opening,sales")
+    assert any("Alpha Band Royalties,EUR,0.00,5.99" in row for row in rows), rows
+    assert any("Morning Records,EUR,0.00,4.00" in row for row in rows), rows
