@@ -1,4 +1,13 @@
-"""Appending to and verifying the hash-chained audit log."""
+"""Appending to and verifying the hash-chained audit log.
+
+An event is recorded in the caller's transaction, but it joins the chain only when that transaction
+commits: :func:`record` queues it, and a ``before_commit`` hook appends the queued events as the very
+last statements before ``COMMIT``. Linking needs the true tail, so appenders are serialised (PostgreSQL:
+a transaction-scoped advisory lock; SQLite: its single writer) until their commit ends. Taking that lock at
+the end rather than at the first ``record`` keeps everything else the transaction does — row locks,
+ledger postings, consent checks — outside the serialised section, which then holds only the append itself
+and the commit; a transaction that rolls back never reaches it and leaves no event.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +16,36 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import event as orm_events
+from sqlalchemy.orm import Session, SessionTransaction
 
 from remix.audit.models import AuditEvent
-from remix.db import utcnow
+from remix.db import UTCDateTime, utcnow
 
 GENESIS_HASH = "0" * 64
+# session.info key of the events recorded in the current transaction and not yet appended.
+PENDING = "remix.audit.pending"
+ADVISORY_LOCK_KEY = 724101
+
+# One round trip per event on PostgreSQL: the tail is read and the link computed by the INSERT itself
+# (sha256 over the same bytes as :func:`event_hash`), while this transaction holds the advisory lock.
+_APPEND_POSTGRES = text(
+    "INSERT INTO audit_events (occurred_at, actor_user_id, action, subject_type, subject_id, payload, prev_hash, hash) "
+    "SELECT :occurred_at, :actor_user_id, :action, :subject_type, :subject_id, :payload, tail.hash, "
+    "encode(sha256(convert_to(tail.hash || chr(10) || :body, 'UTF8')), 'hex') "
+    "FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), :genesis) AS hash) AS tail "
+    "RETURNING id, prev_hash, hash"
+).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def event_hash(prev_hash: str, event: AuditEvent) -> str:
-    body = canonical_json(
+def hashed_body(event: AuditEvent) -> str:
+    """The canonical JSON of everything an event's hash covers besides the previous hash."""
+    return canonical_json(
         {
             "occurred_at": event.occurred_at.isoformat(),
             "actor_user_id": event.actor_user_id,
@@ -31,7 +55,10 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
             "payload": event.payload,
         }
     )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def event_hash(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{hashed_body(event)}".encode()).hexdigest()
 
 
 def record(
@@ -43,25 +70,58 @@ def record(
     actor_user_id: int | None,
     **payload: Any,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction, chained to the current tail."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appenders so each reads the true tail; the unique prev_hash backs this up.
-        session.execute(text("SELECT pg_advisory_xact_lock(724101)"))
-    tail = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar()
-    prev = tail or GENESIS_HASH
-    event = AuditEvent(
+    """Record one event in the caller's transaction; it is chained to the tail when the transaction commits.
+
+    The returned event gets its ``id``, ``prev_hash`` and ``hash`` at that commit.
+    """
+    recorded = AuditEvent(
         occurred_at=utcnow(),
         actor_user_id=actor_user_id,
         action=action,
         subject_type=subject_type,
         subject_id=str(subject_id),
         payload=canonical_json(payload),
-        prev_hash=prev,
     )
-    event.hash = event_hash(prev, event)
-    session.add(event)
+    session.info.setdefault(PENDING, []).append(recorded)
+    return recorded
+
+
+@orm_events.listens_for(Session, "before_commit")
+def _append_pending(session: Session) -> None:
+    pending: list[AuditEvent] | None = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    # Write what the events describe first, so a failing change fails before the chain lock is taken.
     session.flush()
-    return event
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        for queued in pending:
+            row = session.execute(_APPEND_POSTGRES, {
+                "occurred_at": queued.occurred_at, "actor_user_id": queued.actor_user_id, "action": queued.action,
+                "subject_type": queued.subject_type, "subject_id": queued.subject_id, "payload": queued.payload,
+                "body": hashed_body(queued), "genesis": GENESIS_HASH,
+            }).one()
+            queued.id, queued.prev_hash, queued.hash = row.id, row.prev_hash, row.hash
+        return
+    # SQLite: this transaction has written already (the flush above, or the change itself), so it holds the
+    # database's only write lock and the tail it reads stays the tail until it commits.
+    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
+    for queued in pending:
+        queued.prev_hash = prev
+        queued.hash = event_hash(prev, queued)
+        queued.id = session.execute(insert(AuditEvent).values(
+            occurred_at=queued.occurred_at, actor_user_id=queued.actor_user_id, action=queued.action,
+            subject_type=queued.subject_type, subject_id=queued.subject_id, payload=queued.payload,
+            prev_hash=queued.prev_hash, hash=queued.hash,
+        ).returning(AuditEvent.id)).scalar_one()
+        prev = queued.hash
+
+
+@orm_events.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    # Rolled back or closed without a commit: what it recorded never happened.
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
 
 
 @dataclass(frozen=True)
