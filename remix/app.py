@@ -26,6 +26,7 @@ from remix.errors import install_error_handlers
 from remix.live.endpoints import router as live_router
 from remix.ops.endpoints import install_ops
 from remix.provenance.endpoints import router as provenance_router
+from remix.scale.install import install_scale_out
 from remix.visuals.endpoints import router as visuals_router
 from remix.visuals.service import fail_interrupted_training
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # /healthz, /readyz, /metrics; request ids and access logs on every request.
     install_ops(app, settings)
+    install_scale_out(app, settings)  # production mode (REMIX_REDIS_URL): live session state in Redis
     app.state.metrics.watch_live_sessions(
         lambda: float(getattr(getattr(app.state, "live_hub", None), "session_count", 0)))
 
