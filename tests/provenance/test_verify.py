@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -14,35 +13,9 @@ from remix.demo.media import DemoAlbumMedia
 from remix.provenance import audio_watermark
 from remix.provenance.media import encode_audio
 from remix.provenance.service import RenderFacts, stamp_audio_render, stamp_image
-from tests.catalog.uploads import post_stem
 from tests.conftest import World
-from tests.provenance.media import RATE, mix, stem_excerpts
-
-
-def verify(world: World, data: bytes, name: str, who: str | None = "admin", public: bool = False,
-           sidecar: bytes | None = None) -> Any:
-    if who is None:
-        world.client.cookies.clear()  # logging in left a session cookie on the shared test client
-    files = {"file": (name, data, "application/octet-stream")}
-    if sidecar is not None:
-        files["sidecar"] = ("sidecar.json", sidecar, "application/json")
-    return world.client.post("/api/provenance/verify" + ("/public" if public else ""), files=files,
-                             headers=world.headers(who) if who else {})
-
-
-@pytest.fixture
-def catalog_track(world: World, demo_media: DemoAlbumMedia, settings: Settings) -> tuple[int, list[int]]:
-    """Alpha's track with 20 s of the first demo chorale's stems, a download_clip grant and a fingerprint."""
-    track_id = world.track_ids["alpha"]
-    for name, wav in stem_excerpts(demo_media, 0):
-        assert post_stem(world, "alpha", track_id, wav, name, filename=f"{name}.wav").status_code == 201
-    grant = world.client.post("/api/consent/grants", headers=world.headers("alpha"),
-                              json={"scope": "download_clip", "album_id": world.album_ids["alpha"]})
-    assert grant.status_code == 201, grant.text
-    response = world.client.post("/api/provenance/catalog-fingerprints", headers=world.headers("admin"))
-    assert response.status_code == 200, response.text
-    assert [r["track_id"] for r in response.json()] == [track_id]
-    return track_id, [grant.json()["id"]]
+from tests.provenance.client import verify
+from tests.provenance.media import RATE, mix
 
 
 def test_stamped_clip_verifies_and_revocation_is_reported(
