@@ -26,6 +26,7 @@ from remix.catalog.models import Scope
 from remix.config import Settings
 from remix.demo.media import DemoAlbumMedia, build_demo_media
 from tests.browser.support import PASSWORD, LiveServer, photo_png
+from tests.commerce.conftest import localstripe  # noqa: F401  (the fan's purchase runs against it)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

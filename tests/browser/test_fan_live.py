@@ -5,29 +5,37 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
-from playwright.sync_api import Page, WebSocket, expect
+from playwright.sync_api import Locator, Page, WebSocket, expect
 
 from remix.auth.models import User
 from remix.catalog import service as catalog
 from remix.catalog.models import Scope
+from remix.commerce import splits
+from remix.commerce.config import CommerceSettings
+from remix.commerce.models import PayeeRole
 from remix.demo.media import DemoAlbumMedia
+from remix.demo.seed import DEMO_VISUAL_MODEL_DIR
 from remix.live.hub import LiveConfig
 from remix.visuals import service as visuals
 from tests.browser.support import LiveServer, log_in, shot
 
 pytestmark = pytest.mark.browser
 
-# Small frames and few denoising steps: the test is about the page, not the picture's quality.
-LIVE_CONFIG = LiveConfig(frame_steps=2, frame_size=64, consent_recheck_seconds=0.2, max_fps=10.0)
+# Two denoising steps and a few frames a second: the test is about the page, not the picture's quality.
+LIVE_CONFIG = LiveConfig(frame_steps=2, frame_size=256, consent_recheck_seconds=0.2, max_fps=6.0)
+WEBHOOK_SECRET = "whsec_browser_fan"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def live_album(live_server: LiveServer, chorale: DemoAlbumMedia) -> None:
-    """The chorale's stems on "Steam Rising", clips released, and a tiny visual model trained and approved."""
+    """The chorale's stems on "Steam Rising", clips released, and the shipped demo visual model imported on
+    the demo artwork (the same bytes it was trained on) and approved — no training needed."""
     app, settings = live_server.app, live_server.settings
     app.state.live_config = LIVE_CONFIG
     factory = app.state.sessionmaker
+    album_id = live_server.ids["album"]
     with factory.begin() as session:
         artist = session.get(User, live_server.ids["user_artist"])
         assert artist is not None
@@ -35,18 +43,49 @@ def live_album(live_server: LiveServer, chorale: DemoAlbumMedia) -> None:
             with stem.path.open("rb") as stream:
                 catalog.upload_stem(session, settings, artist, live_server.ids["track"],
                                     catalog.Upload(stream, stem.path.name, "audio/wav"), stem.name)
-        for scope in (Scope.download_clip, Scope.train_visual):
-            catalog.grant_consent(session, artist, scope, asset_id=None, album_id=live_server.ids["album"],
-                                  expires_at=None, terms="")
-        model = visuals.start_training(session, settings, artist, live_server.ids["album"], preset="tiny", steps=2,
-                                       seed=1)
-        model_id = model.id
-    outcome = visuals.run_training(factory, settings, model_id)
-    assert outcome.status.value == "awaiting_approval", outcome.error
-    with factory.begin() as session:
-        visuals.approve(session, session.get(User, live_server.ids["user_artist"]), model_id)
-        visuals.set_prompt_rules(session, session.get(User, live_server.ids["user_artist"]), live_server.ids["artist"],
-                                 ["volcano"])
+        for art in chorale.artwork:
+            with art.path.open("rb") as stream:
+                catalog.upload_artwork(session, settings, artist, album_id,
+                                       catalog.Upload(stream, art.path.name, None), art.title, art.caption)
+        for scope in (Scope.download_clip, Scope.train_visual, Scope.sell_extended):
+            catalog.grant_consent(session, artist, scope, asset_id=None, album_id=album_id, expires_at=None, terms="")
+        model = visuals.import_trained_model(session, settings, artist, album_id, DEMO_VISUAL_MODEL_DIR)
+        visuals.approve(session, artist, model.id)
+        visuals.set_prompt_rules(session, artist, live_server.ids["artist"], ["volcano"])
+        # Load (and cache) the pipeline now, as a running server would have after its first fan: importing
+        # torch and diffusers in the first live session would otherwise take most of the test's time.
+        visuals.pipeline_for(settings, model)
+
+
+@pytest.fixture(scope="module")
+def for_sale(live_server: LiveServer, localstripe: str) -> None:
+    """An approved split sheet and a price, with payments going to localstripe and its webhooks to the server."""
+    app = live_server.app
+    app.state.commerce_settings = CommerceSettings(stripe_api_key="sk_test_browser", stripe_api_base=localstripe,
+                                                   stripe_webhook_secret=WEBHOOK_SECRET, render_on_payment=False)
+    track_id = live_server.ids["track"]
+    with app.state.sessionmaker.begin() as session:
+        artist = session.get(User, live_server.ids["user_artist"])
+        finance = session.get(User, live_server.ids["user_finance"])
+        assert artist is not None and finance is not None
+        band = splits.create_payee(session, finance, "Alpha Band Royalties", live_server.ids["artist"], None)
+        sheet = splits.propose_split_sheet(session, finance, track_id,
+                                           [splits.SplitLineIn(band.id, PayeeRole.artist, 10_000)], "")
+        splits.accept_split_sheet(session, artist, sheet.id)
+        splits.approve_split_sheet(session, finance, sheet.id)
+        splits.set_product(session, finance, track_id, "full_length", 999, "EUR", 365, "Personal use.", True)
+    r = httpx.post(f"{localstripe}/_config/webhooks/browser-fan",
+                   data={"url": live_server.url("/api/commerce/stripe/webhook"), "secret": WEBHOOK_SECRET})
+    assert r.status_code == 200, r.text
+
+
+def open_stage(page: Page) -> Locator:
+    log_in(page, "fan")
+    page.get_by_role("link", name="Morning Coffee").click()
+    page.get_by_role("link", name="Steam Rising").click()
+    stage = page.get_by_role("region", name="Live stage")
+    expect(stage).to_contain_text("Visuals are ready: type a prompt")
+    return stage
 
 
 def canvas_pixels(page: Page) -> str:
@@ -60,11 +99,7 @@ def test_fan_plays_prompts_the_visuals_moves_a_fader_and_downloads_a_clip(page: 
         ws.on("framesent", lambda payload: sent.append(json.loads(payload)) if isinstance(payload, str) else None)
 
     page.on("websocket", watch)
-    log_in(page, "fan")
-    page.get_by_role("link", name="Morning Coffee").click()
-    page.get_by_role("link", name="Steam Rising").click()
-    stage = page.get_by_role("region", name="Live stage")
-    expect(stage).to_contain_text("Visuals are ready: type a prompt")
+    stage = open_stage(page)
     before = canvas_pixels(page)
 
     stage.get_by_role("button", name="Play").click()
@@ -78,7 +113,7 @@ def test_fan_plays_prompts_the_visuals_moves_a_fader_and_downloads_a_clip(page: 
     expect(page.get_by_role("status")).to_contain_text("Prompt refused")
     expect(page.get_by_role("status")).to_contain_text("volcano")
 
-    stage.get_by_label("Prompt").fill("a cup of coffee glowing at night")
+    stage.get_by_label("Prompt").fill("white rocket on a launch pad at dusk")
     stage.get_by_role("button", name="Send prompt").press("Enter")
     expect(page.get_by_role("status")).to_contain_text("is shaping the visuals")
     canvas = page.get_by_role("img", name="Live visuals for Steam Rising")
@@ -112,8 +147,32 @@ def test_fan_plays_prompts_the_visuals_moves_a_fader_and_downloads_a_clip(page: 
     stage.get_by_role("button", name="Save remix").click()
     saved = page.get_by_role("region", name="Your saved remixes")
     expect(saved).to_contain_text("Steam Rising remix #")
-    expect(saved).to_contain_text("a cup of coffee glowing at night")
+    expect(saved).to_contain_text("white rocket on a launch pad at dusk")
 
     with page.expect_download() as visual_info:
         stage.get_by_role("button", name="Download visual").click()
     assert visual_info.value.suggested_filename.endswith(".jpg")
+
+
+@pytest.mark.usefixtures("for_sale")
+def test_fan_buys_the_long_version_of_a_saved_remix_and_downloads_it(page: Page) -> None:
+    stage = open_stage(page)
+    stage.get_by_role("button", name="Save remix").click()
+    saved = page.get_by_role("region", name="Your saved remixes")
+    buy = saved.get_by_role("button", name="Buy long version").first
+    expect(buy).to_contain_text("€9.99")
+    buy.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Test mode — no real money moves")
+    dialog.get_by_role("button", name="Pay €9.99 with the test card").click()
+    # localstripe confirms the card, then delivers the signed webhook that alone makes the order paid.
+    expect(page.get_by_role("heading", name="My purchases", level=1)).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("status")).to_contain_text("Paid. Licence")
+    row = page.get_by_role("table", name="Purchases").get_by_role("row").filter(has_text="Steam Rising")
+    expect(row).to_contain_text("Licensed")
+    shot(page, "fan-purchases")
+    with page.expect_download(timeout=60_000) as download_info:
+        row.get_by_role("button", name="Download").click()
+    download = download_info.value
+    assert download.suggested_filename.startswith("remix-") and download.suggested_filename.endswith(".wav")
+    assert Path(download.path()).read_bytes()[:4] == b"RIFF"
