@@ -176,3 +176,24 @@ def test_fan_buys_the_long_version_of_a_saved_remix_and_downloads_it(page: Page)
     download = download_info.value
     assert download.suggested_filename.startswith("remix-") and download.suggested_filename.endswith(".wav")
     assert Path(download.path()).read_bytes()[:4] == b"RIFF"
+
+
+def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Page, live_server: LiveServer) -> None:
+    stage = open_stage(page)
+    stage.get_by_role("button", name="Play").click()
+    expect(stage.get_by_label("Playhead")).not_to_have_text("0:00.0")
+    with live_server.app.state.sessionmaker.begin() as session:
+        catalog.revoke_consent(session, session.get(User, live_server.ids["user_artist"]),
+                               live_server.ids["cover_grant"], "taking a break")
+    try:
+        status = page.get_by_role("status")
+        expect(status).to_contain_text("Not released by the artist")
+        expect(status).to_contain_text("rendering has stopped")
+        expect(stage.get_by_role("button", name="Play")).to_have_attribute("aria-pressed", "false")
+        expect(stage).to_contain_text("no longer released for remixing")
+    finally:
+        with live_server.app.state.sessionmaker.begin() as session:
+            grant = catalog.grant_consent(session, session.get(User, live_server.ids["user_artist"]),
+                                          Scope.remix_preview, asset_id=None, album_id=live_server.ids["album"],
+                                          expires_at=None, terms="")
+            live_server.ids["cover_grant"] = grant.id
