@@ -24,8 +24,7 @@ from remix.audit import service as audit
 from remix.catalog.consent import check_use
 from remix.catalog.models import Scope, Track
 from remix.commerce import ledger, renders, repository
-from remix.commerce.models import Entitlement, EntitlementStatus, License, Order, OrderStatus, TransactionKind
-from remix.commerce.orders import stem_ids
+from remix.commerce.models import EntitlementStatus, Order, OrderStatus, TransactionKind
 from remix.config import Settings
 from remix.db import utcnow
 
@@ -51,10 +50,9 @@ def record_payment(session: Session, settings: Settings, order: Order, *, occurr
         return  # this payment was already recorded (another event reported it)
     order.status = OrderStatus.paid
     order.paid_at = occurred_at
-    track = session.get(Track, order.track_id)
-    assert track is not None
-    decision = check_use(session, Scope.sell_extended, stem_ids(track), at=utcnow())
-    if not decision.allowed or not stem_ids(track):
+    stems = repository.stem_ids_of_track(session, order.track_id)
+    decision = check_use(session, Scope.sell_extended, stems, at=utcnow())
+    if not decision.allowed or not stems:
         order.needs_refund = True
         session.flush()
         audit.record(session, "order.paid_unfulfillable", "order", order.public_id, actor_user_id=None,
@@ -62,18 +60,22 @@ def record_payment(session: Session, settings: Settings, order: Order, *, occurr
                      provider_event_id=provider_event_id)
         return
     valid_until = occurred_at + timedelta(days=order.licence_days) if order.licence_days else None
-    session.add(Entitlement(order_id=order.id, user_id=order.user_id, track_id=order.track_id,
-                            spec_hash=order.spec_hash, product=order.product, status=EntitlementStatus.active,
-                            granted_at=occurred_at, valid_until=valid_until, updated_at=utcnow()))
-    session.add(License(number=licence_number(order), order_id=order.id, user_id=order.user_id,
-                        track_id=order.track_id, spec_hash=order.spec_hash, product=order.product,
-                        split_sheet_id=order.split_sheet_id, consent_grant_ids=json.dumps(decision.grant_ids),
-                        terms=order.terms, issued_at=occurred_at, valid_until=valid_until))
-    session.flush()
+    repository.issue_entitlement_and_licence(
+        session,
+        {"order_id": order.id, "user_id": order.user_id, "track_id": order.track_id, "spec_hash": order.spec_hash,
+         "product": order.product, "status": EntitlementStatus.active, "granted_at": occurred_at,
+         "valid_until": valid_until, "updated_at": utcnow()},
+        {"number": licence_number(order), "order_id": order.id, "user_id": order.user_id,
+         "track_id": order.track_id, "spec_hash": order.spec_hash, "product": order.product,
+         "split_sheet_id": order.split_sheet_id, "consent_grant_ids": json.dumps(decision.grant_ids),
+         "terms": order.terms, "issued_at": occurred_at, "valid_until": valid_until},
+    )
     audit.record(session, "order.paid", "order", order.public_id, actor_user_id=None,
                  amount_minor=order.amount_minor, currency=order.currency, split_sheet_id=order.split_sheet_id,
                  provider_event_id=provider_event_id, licence=licence_number(order))
     if render_on_payment:
+        track = session.get(Track, order.track_id)
+        assert track is not None
         renders.render_after_commit(session, settings, order, track)
 
 

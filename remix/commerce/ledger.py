@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from remix.commerce import repository
 from remix.commerce.allocation import allocate_shares
-from remix.commerce.models import AccountKind, LedgerTransaction, Order, OrderStatus, SplitSheet, TransactionKind
+from remix.commerce.models import AccountKind, Order, OrderStatus, TransactionKind
 from remix.db import utcnow
 from remix.errors import Conflict
 
@@ -100,16 +100,17 @@ def _codes(currency: str, payee_id: int) -> tuple[str, str]:
     return f"payable:{payee_id}:{currency}", f"hold:{payee_id}:{currency}"
 
 
-def _targets(sheet: SplitSheet, facts: OrderFacts, currency: str) -> dict[str, int]:
-    """Target balance (debit positive) of every account this order touches."""
-    bps = [line.basis_points for line in sheet.lines]
+def _targets(lines: list[tuple[int, int]], facts: OrderFacts, currency: str) -> dict[str, int]:
+    """Target balance (debit positive) of every account this order touches; ``lines`` are the split sheet's
+    ``(payee_id, basis_points)`` in order."""
+    bps = [basis_points for _, basis_points in lines]
     owed_gross = allocate_shares(facts.gross, bps)
     taken = allocate_shares(facts.taken_back, bps)
     refunded = allocate_shares(facts.refunded, bps)
     refunded_or_held = allocate_shares(facts.refunded + facts.held, bps)
     targets: dict[str, int] = defaultdict(int)
-    for index, line in enumerate(sheet.lines):
-        payable, hold = _codes(currency, line.payee_id)
+    for index, (payee_id, _) in enumerate(lines):
+        payable, hold = _codes(currency, payee_id)
         targets[payable] -= owed_gross[index] - taken[index]
         targets[hold] -= refunded_or_held[index] - refunded[index]
     targets[f"provider:{currency}"] = facts.gross - facts.refunded - facts.lost
@@ -125,14 +126,14 @@ def _account_ids(session: Session, currency: str, payee_ids: set[int]) -> dict[s
         payable, hold = _codes(currency, payee_id)
         wanted[payable] = (AccountKind.payable, payee_id)
         wanted[hold] = (AccountKind.dispute_hold, payee_id)
-    found = repository.accounts_by_code(session, wanted)
+    found = repository.account_ids_by_code(session, wanted)
     missing = [code for code in wanted if code not in found]
-    if missing:
+    if missing:  # only the first posting of a currency or payee creates accounts
         for code in missing:
             kind, owner = wanted[code]
             repository.insert_account(session, code, kind, owner, currency)
-        found = repository.accounts_by_code(session, wanted)
-    return {code: account.id for code, account in found.items()}
+        found = repository.account_ids_by_code(session, wanted)
+    return found
 
 
 def post(
@@ -164,12 +165,13 @@ def post(
             f"{kind.value} of {amount} exceeds what is left of order {order.public_id} "
             f"({order.amount_minor - before_taken} {order.currency})"
         )
-    sheet = session.get(SplitSheet, order.split_sheet_id)
-    assert sheet is not None
+    # Plain column reads and inserts (no ORM objects): a sale is a handful of statements, on the hot path
+    # of every payment webhook.
+    lines = repository.split_lines(session, order.split_sheet_id)
     currency = order.currency
-    ids = _account_ids(session, currency, {line.payee_id for line in sheet.lines})
+    ids = _account_ids(session, currency, {payee_id for payee_id, _ in lines})
     current = {} if is_first else repository.balances_of_order(session, order.id)
-    targets = _targets(sheet, facts, currency)
+    targets = _targets(lines, facts, currency)
     deltas = {code: target - current.get(ids[code], 0) for code, target in targets.items()}
     provider_delta = deltas.pop(f"provider:{currency}")
     clearing = ids[f"clearing:{currency}"]
@@ -182,10 +184,9 @@ def post(
     entries = [(account, value) for account, value in entries if value != 0]
     if sum(value for _, value in entries) != 0:  # pragma: no cover - guaranteed by exact allocation
         raise AssertionError(f"unbalanced posting for {key}")
-    transaction = LedgerTransaction(
-        source_key=key, kind=kind, order_id=order.id, split_sheet_id=order.split_sheet_id, currency=currency,
-        amount_minor=amount, period=open_period_for(session, occurred_at), provider_event_id=provider_event_id,
-        occurred_at=occurred_at, posted_at=utcnow(),
-    )
-    repository.add_transaction(session, transaction, entries)
+    repository.add_transaction(session, {
+        "source_key": key, "kind": kind, "order_id": order.id, "split_sheet_id": order.split_sheet_id,
+        "currency": currency, "amount_minor": amount, "period": open_period_for(session, occurred_at),
+        "provider_event_id": provider_event_id, "occurred_at": occurred_at, "posted_at": utcnow(),
+    }, entries)
     return facts

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from remix.catalog.models import Asset
 from remix.commerce.models import (
     AccountKind,
     Entitlement,
@@ -18,12 +19,14 @@ from remix.commerce.models import (
     LedgerAccount,
     LedgerEntry,
     LedgerTransaction,
+    License,
     Order,
     OrderStatus,
     Payee,
     PeriodLock,
     ProviderEvent,
     SplitSheet,
+    SplitSheetLine,
     SplitSheetStatus,
     TrackProduct,
     TransactionKind,
@@ -163,6 +166,26 @@ def products_for_track(session: Session, track_id: int) -> Sequence[TrackProduct
 # --- ledger ---------------------------------------------------------------------------------------
 
 
+def split_lines(session: Session, split_sheet_id: int) -> list[tuple[int, int]]:
+    """``(payee_id, basis_points)`` of a split sheet's lines in their order (lines never change)."""
+    rows = session.execute(
+        select(SplitSheetLine.payee_id, SplitSheetLine.basis_points)
+        .where(SplitSheetLine.split_sheet_id == split_sheet_id)
+        .order_by(SplitSheetLine.position)
+    ).all()
+    return [(row.payee_id, row.basis_points) for row in rows]
+
+
+def stem_ids_of_track(session: Session, track_id: int) -> list[int]:
+    """The ids of a track's assets, as ``Track.stems`` lists them, without loading the track."""
+    return list(session.execute(select(Asset.id).where(Asset.track_id == track_id).order_by(Asset.id)).scalars())
+
+
+def account_ids_by_code(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    rows = session.execute(select(LedgerAccount.code, LedgerAccount.id).where(LedgerAccount.code.in_(set(codes))))
+    return {row.code: row.id for row in rows}
+
+
 def accounts_by_code(session: Session, codes: Iterable[str]) -> dict[str, LedgerAccount]:
     wanted = list(set(codes))
     rows = session.execute(select(LedgerAccount).where(LedgerAccount.code.in_(wanted))).scalars()
@@ -202,14 +225,28 @@ def balances_of_order(session: Session, order_id: int) -> dict[int, int]:
     return {account_id: int(total) for account_id, total in rows}
 
 
-def add_transaction(session: Session, transaction: LedgerTransaction, entries: list[tuple[int, int]]) -> None:
-    session.add(transaction)
-    session.flush()
+def _table(model: Any) -> Table:
+    """The Core table of a mapped class: inserts through it skip the ORM's unit of work."""
+    table: Table = model.__table__
+    return table
+
+
+def add_transaction(session: Session, values: dict[str, Any], entries: list[tuple[int, int]]) -> int:
+    """Insert a ledger transaction and its entries: two statements, whatever the number of entries."""
+    transaction_id: int = session.execute(
+        insert(_table(LedgerTransaction)).values(**values).returning(_table(LedgerTransaction).c.id)
+    ).scalar_one()
     session.execute(
-        insert(LedgerEntry),
-        [{"transaction_id": transaction.id, "account_id": account, "amount_minor": amount}
+        insert(_table(LedgerEntry)),
+        [{"transaction_id": transaction_id, "account_id": account, "amount_minor": amount}
          for account, amount in entries],
     )
+    return transaction_id
+
+
+def issue_entitlement_and_licence(session: Session, entitlement: dict[str, Any], licence: dict[str, Any]) -> None:
+    session.execute(insert(_table(Entitlement)).values(**entitlement))
+    session.execute(insert(_table(License)).values(**licence))
 
 
 def locked_periods(session: Session) -> set[str]:
