@@ -1,4 +1,4 @@
-"""`remix` command line: serve, demo, migrate, audit-verify, create-user."""
+"""`remix` command line: serve, worker, demo, migrate, audit-verify, create-user."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from remix.auth.models import Role
+from remix.visuals.models import VisualBase
 
 app = typer.Typer(help="Remix: a consent-first fan remix service.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -25,6 +26,26 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+@app.command()
+def worker(
+    name: Annotated[str | None, typer.Option(help="Consumer name in the Redis group (default: host-pid)")] = None,
+    max_batch: Annotated[int, typer.Option(help="Most frames rendered in one pipeline call")] = 32,
+) -> None:
+    """Render live frames for every API process from the Redis stream (needs REMIX_REDIS_URL; one per GPU).
+
+    Frame batches of all fans on the same visual model are merged into one pipeline call; batches a killed
+    worker left unfinished are taken over by the others within a second."""
+    from remix.config import get_settings
+    from remix.ops.logs import configure_logging
+    from remix.scale.worker import FrameWorker
+
+    settings = get_settings()
+    if not settings.redis_url:
+        raise typer.BadParameter("set REMIX_REDIS_URL (e.g. redis://127.0.0.1:6379/0): workers read jobs from Redis")
+    configure_logging(settings.log_format, settings.log_level)
+    FrameWorker(settings, name=name, max_batch=max_batch).run()
 
 
 @app.command()
@@ -128,21 +149,31 @@ def train(
     preset: Annotated[str, typer.Option(help="'demo' (64×64, for live visuals) or 'tiny' (seconds, for checks)")]
     = "demo",
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the preset's)")] = None,
+    base: Annotated[VisualBase, typer.Option(help="'builtin' (from scratch on the artwork alone) or 'lora' (an "
+                                                  "adapter on the operator pipeline in REMIX_VISUAL_BASE_DIR)")]
+    = VisualBase.builtin,
 ) -> None:
     """Train a visual model on the album's artwork that a live train_visual grant covers; it awaits approval."""
     from remix.config import get_settings
     from remix.db import make_engine, make_sessionmaker, migrate
+    from remix.errors import RemixError
     from remix.visuals import service as visuals
 
     settings = get_settings()
     migrate(settings.database_url)
     engine = make_engine(settings.database_url)
     factory = make_sessionmaker(engine)
-    with factory.begin() as session:
-        model = visuals.start_training(session, settings, None, album_id, preset=preset, steps=steps, seed=seed)
-        model_id, total = model.id, model.steps_total
-        typer.echo(f"visual model {model_id}: training on asset(s) {[s.asset_id for s in model.sources]} "
-                   f"under grant(s) {model.grant_ids}, {total} steps")
+    try:
+        with factory.begin() as session:
+            model = visuals.start_training(session, settings, None, album_id, preset=preset, steps=steps, seed=seed,
+                                           base=base)
+            model_id, total = model.id, model.steps_total
+            typer.echo(f"visual model {model_id}: training on asset(s) {[s.asset_id for s in model.sources]} "
+                       f"under grant(s) {model.grant_ids}, {total} steps")
+    except RemixError as exc:  # no consent, no base configured, …: say why, no traceback
+        engine.dispose()
+        typer.echo(f"refused: {exc.detail}", err=True)
+        raise typer.Exit(2) from exc
     every = max(1, total // 20)
 
     def progress(step: int, steps_total: int, loss: float) -> None:

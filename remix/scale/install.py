@@ -1,4 +1,5 @@
-"""Production mode wiring: with ``REMIX_REDIS_URL`` set, live sessions keep their state in Redis."""
+"""Production mode wiring: with ``REMIX_REDIS_URL`` set, live session state lives in Redis and live frames
+are rendered by `remix worker` processes fed through a Redis stream."""
 
 from __future__ import annotations
 
@@ -8,18 +9,26 @@ from remix.config import Settings
 
 
 def install_scale_out(app: FastAPI, settings: Settings) -> None:
-    """Give the live hub a Redis session store, so a fan may reconnect to any API process and resume.
+    """Give the live hub a Redis session store, so a fan may reconnect to any API process and resume, and
+    send its frame batches to the render workers.
 
     Without ``REMIX_REDIS_URL`` nothing changes: the embedded default keeps sessions in process memory.
     """
     if not settings.redis_url:
         return
-    from remix.live.hub import LiveConfig, LiveHub
+    import redis
+
+    from remix.live.hub import LiveConfig
+    from remix.scale.frames import REPLY_TIMEOUT_S, RedisFrameRenderer, WorkerRenderedHub
     from remix.scale.redis_conn import redis_client
     from remix.scale.session_store import RedisSessionStore
 
     store = RedisSessionStore(redis_client(settings.redis_url))
     # The hub is built here rather than on the first websocket because its store is chosen here; production
     # runs the default LiveConfig (tests that tune it run the embedded mode).
-    app.state.live_hub = LiveHub(settings, app.state.sessionmaker, LiveConfig(), store=store)
+    # Its own connection: waiting for a worker's reply (BLPOP) outlasts the shared client's socket timeout.
+    waiting = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1.0, socket_timeout=REPLY_TIMEOUT_S + 5)
+    renderer = RedisFrameRenderer(waiting, metrics=getattr(app.state, "metrics", None))
+    app.state.live_hub = WorkerRenderedHub(settings, app.state.sessionmaker, LiveConfig(), store=store,
+                                           renderer=renderer)
     app.state.live_session_store = store
