@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     max_audio_seconds: float = 20 * 60
     frontend_dir: Path | None = None
     soundfont_path: Path = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    visual_base_dir: Path | None = Field(
+        default=None,
+        description="A licensed diffusers pipeline directory (SD-turbo class: unet, vae, CLIP text encoder and "
+        "tokenizer, scheduler; safetensors weights), read from local files only, that 'lora' visual models adapt.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="Production mode: Redis for live session state, fan-out and render jobs (redis://host:6379/0).",

@@ -112,6 +112,15 @@ class ArtworkDiffusionPipeline:
             self.unet.to(device=device, dtype=dtype)  # type: ignore[call-arg]
         return self
 
+    @property
+    def min_output_size(self) -> int:
+        """Frames are upscaled for display, never rendered below the model's own size."""
+        return self.codec.image_size
+
+    def unconditional(self, cond: torch.Tensor) -> torch.Tensor:
+        """The embedding classifier-free guidance pushes away from: trained as the zero vector (caption dropout)."""
+        return torch.zeros_like(cond)
+
     @classmethod
     def best_device(cls) -> tuple[torch.device, torch.dtype]:
         if torch.cuda.is_available():
@@ -137,8 +146,8 @@ class ArtworkDiffusionPipeline:
             raise ValueError(f"`num_inference_steps` must be 1–50, got {num_inference_steps}")
         if not 1.0 <= guidance_scale <= 20.0:
             raise ValueError(f"`guidance_scale` must be 1–20, got {guidance_scale}")
-        if not self.codec.image_size <= output_size <= MAX_OUTPUT_SIZE:
-            raise ValueError(f"`output_size` must be {self.codec.image_size}–{MAX_OUTPUT_SIZE}, got {output_size}")
+        if not self.min_output_size <= output_size <= MAX_OUTPUT_SIZE:
+            raise ValueError(f"`output_size` must be {self.min_output_size}–{MAX_OUTPUT_SIZE}, got {output_size}")
         if generator is not None and not isinstance(generator, torch.Generator) and len(generator) != len(prompts):
             raise ValueError(f"`generator` has {len(generator)} entries for {len(prompts)} prompts")
         return prompts
@@ -170,7 +179,7 @@ class ArtworkDiffusionPipeline:
         count = len(prompts)
         cond = self.text_encoder.encode(prompts)
         if guidance_scale > 1.0:
-            cond = torch.cat([torch.zeros_like(cond), cond])
+            cond = torch.cat([self.unconditional(cond), cond])
         cond = cond.to(device=device, dtype=dtype)
         # A fresh scheduler per call: DDIM keeps per-call state, and frames render concurrently.
         scheduler = DDIMScheduler.from_config(self.scheduler.config)

@@ -13,10 +13,14 @@ from remix.visuals.prompt_rules import MAX_BLOCKED_WORDS, MAX_PROMPT_CHARS
 
 class TrainIn(BaseModel):
     preset: Literal["demo", "tiny"] = Field(
-        default="demo", description="'demo': 64×64 model for live visuals; 'tiny': trains in seconds, for checks")
+        default="demo", description="'demo': the full run (built-in: 64×64 model for live visuals; lora: rank 8, "
+        "500 steps); 'tiny': trains in seconds, for checks")
     steps: int | None = Field(default=None, ge=1, le=20_000, description="Training steps (default: the preset's)")
     seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
-    base: VisualBase = VisualBase.builtin
+    base: VisualBase = Field(
+        default=VisualBase.builtin,
+        description="'builtin': a small model trained from scratch on the consented artwork alone; 'lora': a LoRA "
+        "adapter on the operator's licensed base pipeline (REMIX_VISUAL_BASE_DIR; 400 naming it if not configured)")
 
 
 class TrainingSourceOut(BaseModel):

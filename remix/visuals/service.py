@@ -58,12 +58,14 @@ from remix.visuals.models import (
     VisualModelSource,
     VisualModelStatus,
 )
+from remix.visuals.operator_base import base_identity, check_base_dir
 from remix.visuals.presets import PRESET_NAMES
 from remix.visuals.prompt_rules import MAX_BLOCKED_WORDS, clean_blocked_words, judge_prompt
 
 if TYPE_CHECKING:  # torch, diffusers and transformers load on first use, not when the app starts
+    from remix.visuals.lora import LoraTrainingConfig
     from remix.visuals.pipeline import ArtworkDiffusionPipeline
-    from remix.visuals.training import TrainingExample
+    from remix.visuals.training import TrainingConfig, TrainingExample
 
 logger = logging.getLogger(__name__)
 
@@ -174,8 +176,8 @@ def start_training(session: Session, settings: Settings, actor: User | None, alb
         raise BadRequest(f"unknown preset '{preset}'; choose one of {sorted(PRESET_NAMES)}")
     if steps is not None and not 1 <= steps <= MAX_TRAINING_STEPS:
         raise BadRequest(f"steps must be 1–{MAX_TRAINING_STEPS}, got {steps}")
-    if base is not VisualBase.builtin:
-        raise BadRequest("only the built-in base can be trained here; LoRA on an operator base is not set up")
+    if base is VisualBase.lora:
+        check_base_dir(settings.visual_base_dir)  # refused here, with the setting named, not later in the job
     artwork = list(catalog_repository.album_artwork(session, album_id))
     if not artwork:
         raise BadRequest(f"album {album_id} has no artwork to train on; upload artwork first")
@@ -189,9 +191,7 @@ def start_training(session: Session, settings: Settings, actor: User | None, alb
         raise BadRequest(f"artwork {untitled} has neither caption nor title; add a caption to train on")
     if repository.training_model_for_album(session, album_id) is not None:
         raise Conflict(f"a visual model for album {album_id} is already training; wait for it to finish")
-    from remix.visuals.training import PRESETS
-
-    config = PRESETS[preset].with_overrides(steps=steps, seed=seed)
+    config = _training_config(base, preset, steps, seed)
     model = VisualModel(artist_id=album.artist_id, album_id=album.id, base=base, preset=preset,
                         status=VisualModelStatus.training, seed=config.seed, steps_total=config.steps, steps_done=0,
                         created_by=actor.id if actor else None, created_at=utcnow())
@@ -208,6 +208,17 @@ def start_training(session: Session, settings: Settings, actor: User | None, alb
                  seed=config.seed, asset_ids=[a.id for a in covered], grant_ids=model.grant_ids,
                  left_out_asset_ids=list(decision.uncovered))
     return model
+
+
+def _training_config(base: VisualBase, preset: str, steps: int | None,
+                     seed: int | None) -> TrainingConfig | LoraTrainingConfig:
+    if base is VisualBase.lora:
+        from remix.visuals.lora import LORA_PRESETS
+
+        return LORA_PRESETS[preset].with_overrides(steps=steps, seed=seed)
+    from remix.visuals.training import PRESETS
+
+    return PRESETS[preset].with_overrides(steps=steps, seed=seed)
 
 
 # One training at a time per process: the CPU is shared with rendering and the rest of the service.
@@ -268,9 +279,6 @@ def _load_examples(session: Session, settings: Settings, model: VisualModel) -> 
 
 def _run_training(factory: sessionmaker[Session], settings: Settings, model_id: int,
                   echo: Callable[[int, int, float], None] | None) -> TrainingOutcome:
-    from remix.visuals.text_encoder import load_sentence_encoder
-    from remix.visuals.training import PRESETS, sample_grid, save_checkpoint, train_from_scratch
-
     with factory() as session:
         model = session.get(VisualModel, model_id)
         if model is None:
@@ -278,7 +286,8 @@ def _run_training(factory: sessionmaker[Session], settings: Settings, model_id: 
         if model.status is not VisualModelStatus.training:
             return TrainingOutcome(model_id, model.status, model.manifest_hash)
         examples = _load_examples(session, settings, model)
-        config = PRESETS[model.preset].with_overrides(steps=model.steps_total, seed=model.seed)
+        base = model.base
+        config = _training_config(base, model.preset, model.steps_total, model.seed)
         sources = [{"asset_id": s.asset_id, "sha256": s.asset_sha256, "grant_id": s.grant_id, "caption": s.caption}
                    for s in model.sources]
         identity = {"model_id": model.id, "artist_id": model.artist_id, "album_id": model.album_id,
@@ -299,13 +308,13 @@ def _run_training(factory: sessionmaker[Session], settings: Settings, model_id: 
                 return
             row.steps_done, row.loss = step, loss
 
-    encoder = load_sentence_encoder()
-    pipeline = train_from_scratch(examples, config, encoder, progress=progress, should_stop=stopped.is_set)
     out = model_dir(settings, model_id)
     checkpoint = out / "checkpoint"
     shutil.rmtree(checkpoint, ignore_errors=True)
-    save_checkpoint(pipeline, checkpoint, config)
-    sample_grid(pipeline, [e.caption for e in examples]).save(out / "samples.png")
+    if base is VisualBase.lora:
+        described = _train_lora(settings, examples, config, checkpoint, out / "samples.png", progress, stopped)
+    else:
+        described = _train_builtin(examples, config, checkpoint, out / "samples.png", progress, stopped)
     with factory() as session:
         final_loss = session.get(VisualModel, model_id).loss  # type: ignore[union-attr]
     manifest = {
@@ -314,7 +323,7 @@ def _run_training(factory: sessionmaker[Session], settings: Settings, model_id: 
         "training_data": sources,
         "seed": config.seed,
         "hyper_parameters": config.to_json(),
-        "text_encoder": encoder.identity,
+        **described,
         "code_version": code_version(),
         "checkpoint": {"files": checkpoint_hashes(checkpoint)},
         "final_loss": final_loss,
@@ -333,6 +342,38 @@ def _run_training(factory: sessionmaker[Session], settings: Settings, model_id: 
         else:
             _move(session, model, VisualModelStatus.awaiting_approval, actor_user_id=None, final_loss=final_loss)
         return TrainingOutcome(model_id, model.status, digest)
+
+
+def _train_builtin(examples: list[TrainingExample], config: Any, checkpoint: Path, samples: Path,
+                   progress: Callable[[int, int, float], None], stopped: threading.Event) -> dict[str, Any]:
+    """Train the built-in model from scratch; returns what the manifest says about its text encoder."""
+    from remix.visuals.text_encoder import load_sentence_encoder
+    from remix.visuals.training import sample_grid, save_checkpoint, train_from_scratch
+
+    encoder = load_sentence_encoder()
+    pipeline = train_from_scratch(examples, config, encoder, progress=progress, should_stop=stopped.is_set)
+    save_checkpoint(pipeline, checkpoint, config)
+    sample_grid(pipeline, [e.caption for e in examples]).save(samples)
+    return {"text_encoder": encoder.identity}
+
+
+def _train_lora(settings: Settings, examples: list[TrainingExample], config: Any, checkpoint: Path, samples: Path,
+                progress: Callable[[int, int, float], None], stopped: threading.Event) -> dict[str, Any]:
+    """Train a LoRA on the operator base; the checkpoint is the adapter alone. Returns the manifest's record of
+    the base (directory name and every file's sha256) and of the LoRA (rank, alpha, target modules)."""
+    from remix.visuals.lora import save_adapter, train_lora
+    from remix.visuals.training import sample_grid
+
+    identity = base_identity(settings.visual_base_dir)
+    trained = train_lora(identity, examples, config, progress=progress, should_stop=stopped.is_set)
+    save_adapter(trained.weights, checkpoint, config, identity, trained.image_size)
+    sample_grid(trained.pipeline, [e.caption for e in examples]).save(samples)
+    return {
+        "base_pipeline": identity.to_json(),
+        "lora": {"rank": config.rank, "alpha": config.alpha, "target_modules": list(config.target_modules),
+                 "image_size": trained.image_size, "library": "peft"},
+        "text_encoder": trained.pipeline.text_encoder.identity,
+    }
 
 
 def fail_interrupted_training(session: Session) -> list[int]:
@@ -571,8 +612,16 @@ _PIPELINES_LOCK = threading.Lock()
 _MAX_LOADED = 4
 
 
+def adapter_name(model_id: int) -> str:
+    return f"model_{model_id}"
+
+
 def pipeline_for(settings: Settings, model: VisualModel) -> ArtworkDiffusionPipeline:
-    """The model's pipeline, loaded once per process after verifying manifest and checkpoint hashes."""
+    """The model's pipeline, loaded once per process after verifying manifest and checkpoint hashes.
+
+    A ``lora`` model is a view of the one shared operator base with the model's adapter, which is attached to
+    the base's UNet by name; loading it never reloads the base.
+    """
     if model.manifest_hash is None:
         raise Conflict(f"visual model {model.id} has no checkpoint")
     with _PIPELINES_LOCK:
@@ -586,16 +635,37 @@ def pipeline_for(settings: Settings, model: VisualModel) -> ArtworkDiffusionPipe
             verify_checkpoint(checkpoint, manifest)
         except ValueError as exc:
             raise Conflict(f"visual model {model.id} cannot be loaded: {exc}") from exc
-        from remix.visuals.text_encoder import load_sentence_encoder
-        from remix.visuals.training import load_checkpoint
-
-        pipeline = load_checkpoint(checkpoint, load_sentence_encoder())
+        if model.base is VisualBase.lora:
+            pipeline = _load_lora(settings, model, checkpoint)
+        else:
+            pipeline = _load_builtin(checkpoint)
         _PIPELINES[model.id] = (model.manifest_hash, pipeline)
         while len(_PIPELINES) > _MAX_LOADED:
-            _PIPELINES.popitem(last=False)
+            _PIPELINES.popitem(last=False)  # a LoRA view's adapter stays attached to the base (bounded there)
         return pipeline
+
+
+def _load_builtin(checkpoint: Path) -> ArtworkDiffusionPipeline:
+    from remix.visuals.text_encoder import load_sentence_encoder
+    from remix.visuals.training import load_checkpoint
+
+    return load_checkpoint(checkpoint, load_sentence_encoder())
+
+
+def _load_lora(settings: Settings, model: VisualModel, checkpoint: Path) -> ArtworkDiffusionPipeline:
+    from remix.visuals.lora import load_adapter, shared_base
+
+    identity = base_identity(settings.visual_base_dir)  # BaseNotConfigured (400) if the base went away
+    try:
+        adapter = load_adapter(checkpoint, adapter_name(model.id), identity)
+    except ValueError as exc:
+        raise Conflict(f"visual model {model.id} cannot be loaded: {exc}") from exc
+    return shared_base(identity).pipeline(adapter)
 
 
 def forget_pipeline(model_id: int) -> None:
     with _PIPELINES_LOCK:
-        _PIPELINES.pop(model_id, None)
+        cached = _PIPELINES.pop(model_id, None)
+    base = getattr(cached[1], "base", None) if cached else None
+    if base is not None:  # a withdrawn LoRA leaves the shared base at once
+        base.drop_adapter(adapter_name(model_id))

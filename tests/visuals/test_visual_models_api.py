@@ -40,10 +40,10 @@ def grant(world: World, scope: str, who: str = "alpha") -> int:
     return grant_id
 
 
-def wait_for_training(world: World, model_id: int) -> dict[str, Any]:
+def wait_for_training(world: World, model_id: int, who: str = "alpha") -> dict[str, Any]:
     deadline = time.monotonic() + 300  # a safety net against a hung thread, not a speed assertion
     while time.monotonic() < deadline:
-        body: dict[str, Any] = world.client.get(f"/api/visual-models/{model_id}", headers=world.headers("alpha")).json()
+        body: dict[str, Any] = world.client.get(f"/api/visual-models/{model_id}", headers=world.headers(who)).json()
         if body["status"] != "training":
             return body
         time.sleep(0.2)
