@@ -1,27 +1,38 @@
 """The invisible image watermark: ``invisible-watermark``'s DWT-DCT-SVD method carrying the render id.
 
 The message is the 32-bit render id followed by a CRC-16 of it, protected by the same rate-1/2
-convolutional code as the audio watermark (112 embedded bits; JPEG at quality 75 with 4:2:0 chroma
-flips a few of them, which the Viterbi decoder corrects). The CRC means a decode of an unmarked image
-(which yields random bits) is accepted as an id only about once in 65 536 tries, and the service then
-also requires that the id names a stored render. The method survives JPEG re-compression and resizing
-once the image is brought back to its rendered size (detection tries the upload's own size and then
-the sizes the service renders at); it does not survive cropping, which shifts its block grid.
+convolutional code as the audio watermark (112 embedded bits). The library's embedder quantises the
+largest singular value of the DCT of every 4×4 block of the chroma (U) plane's Haar approximation band;
+bit ``i`` goes into every block whose index is ``i`` modulo 112, so a 256×256 image holds each bit 9 times.
+
+Two changes from the library's defaults make it survive JPEG at quality 75 (88 % → 100 % on the benchmark):
+a quantisation step of 64 instead of 36 (PSNR about 35 dB, all of it in chroma), and *soft* decoding —
+the library votes each bit to 0/1 and then thresholds; here the mean vote of each bit (a confidence
+between 0 and 1) goes to the Viterbi decoder, which then corrects bits that several blocks disagree on.
+
+The CRC means a decode of an unmarked image (which yields random bits) is accepted as an id only about
+once in 65 536 tries, and the service then also requires that the id names a stored render. The method
+survives JPEG re-compression and resizing once the image is brought back to its rendered size (detection
+tries the upload's own size and then the sizes the service renders at); it does not survive cropping,
+which shifts its block grid and the block numbering.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from remix.provenance.audio_watermark import convolve, crc16, id_bits, viterbi
 
-METHOD = "dwtDctSvd"
 PAYLOAD_BITS = 112  # 2 × (32 + 16 + 6 tail) coded bits, padded to whole bytes
+CODED_BITS = 108
+U_SCALE = 64  # quantisation step of the U plane (the library's default is 36: 88 % after JPEG q75)
+BLOCK = 4
 # invisible-watermark's DWT-DCT-SVD needs at least this many pixels per side to hold 48 bits.
 MIN_SIDE = 256
 
@@ -54,31 +65,43 @@ def _bgr(rgb: ImageArray) -> ImageArray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
+def _embedder(bits: Sequence[int] = ()) -> Any:
+    from imwatermark.dwtDctSvd import EmbedDwtDctSvd
+
+    return EmbedDwtDctSvd(watermarks=list(bits), wmLen=PAYLOAD_BITS, scales=[0, U_SCALE, 0], block=BLOCK)
+
+
 def embed(rgb: ImageArray, watermark_id: int) -> ImageArray:
     """``rgb`` (H×W×3 uint8) with the watermark carrying ``watermark_id``."""
-    from imwatermark import WatermarkEncoder
-
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ImageWatermarkError("the image must be RGB (height × width × 3)")
     if min(rgb.shape[:2]) < MIN_SIDE:
         raise ImageWatermarkError(f"the image must be at least {MIN_SIDE} pixels on each side to carry a watermark")
-    encoder = WatermarkEncoder()
-    encoder.set_watermark("bytes", _payload(watermark_id))
+    bits = np.unpackbits(np.frombuffer(_payload(watermark_id), dtype=np.uint8))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        marked = encoder.encode(_bgr(rgb), METHOD)
+        marked = _embedder(bits.tolist()).encode(_bgr(rgb))
     return np.ascontiguousarray(np.clip(marked, 0, 255).astype(np.uint8)[:, :, ::-1])
 
 
-def _decode(rgb: ImageArray) -> int | None:
-    from imwatermark import WatermarkDecoder
+def _soft_bits(rgb: ImageArray) -> npt.NDArray[np.float64]:
+    """The mean vote (0…1) of every payload bit over all blocks that carry it."""
+    import cv2
+    import pywt
 
-    decoder = WatermarkDecoder("bytes", PAYLOAD_BITS)
+    height, width = rgb.shape[:2]
+    yuv = cv2.cvtColor(_bgr(rgb), cv2.COLOR_BGR2YUV)
+    approximation, _ = pywt.dwt2(yuv[: height // 4 * 4, : width // 4 * 4, 1], "haar")
+    votes: list[list[int]] = [[] for _ in range(PAYLOAD_BITS)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        raw = decoder.decode(_bgr(rgb), METHOD)
-    coded = np.unpackbits(np.frombuffer(bytes(raw), dtype=np.uint8))[:108].astype(np.float64)
-    bits = viterbi(1.0 - 2.0 * coded)
+        votes = _embedder().decode_frame(approximation, U_SCALE, votes)
+    return np.array([np.mean(v) if v else 0.5 for v in votes], dtype=np.float64)
+
+
+def _decode(rgb: ImageArray) -> int | None:
+    soft = _soft_bits(rgb)[:CODED_BITS]
+    bits = viterbi(1.0 - 2.0 * soft)  # a unanimous 0 vote is +1, a split vote 0: the decoder weighs them
     ident, crc = bits[:32], bits[32:]
     if not np.array_equal(crc16(ident), crc):
         return None
