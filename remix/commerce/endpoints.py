@@ -20,7 +20,9 @@ from remix.commerce.models import EntitlementStatus, Order, SplitSheet, SplitShe
 from remix.commerce.schemas import (
     DownloadUrlOut,
     FinanceOrderOut,
+    GrantModelOut,
     GrantSaleOut,
+    GrantUsesOut,
     OrderIn,
     OrderOut,
     PayeeIn,
@@ -349,16 +351,21 @@ def finance_orders(session: SessionDep, _: FinanceUser,
             for m in reports.orders_for_finance(session, limit)]
 
 
-@router.get("/consent/grants/{grant_id}/sales", response_model=list[GrantSaleOut], tags=["consent"],
-            responses=READ_ERRORS)
-def sales_under_grant(grant_id: int, session: SessionDep, user: CurrentUser) -> list[GrantSaleOut]:
-    """The licences sold under a ``sell_extended`` grant (its artist, finance and admins)."""
+@router.get("/consent/grants/{grant_id}/uses", response_model=GrantUsesOut, tags=["consent"], responses=READ_ERRORS)
+def grant_uses(grant_id: int, session: SessionDep, user: CurrentUser) -> GrantUsesOut:
+    """What relies on a grant: the visual models trained under it, the outputs rendered under it (by purpose)
+    and the licences sold under it. For the grant's artist, finance and admins."""
     grant = catalog_repository.get_or_404(session, ConsentGrant, grant_id)
     if user.role != Role.finance:
         ensure_acts_for(user, grant.artist_id)
-    return [GrantSaleOut(licence_number=lic.number, track_id=lic.track_id, product=lic.product,
-                         spec_hash=lic.spec_hash, issued_at=lic.issued_at, valid_until=lic.valid_until)
-            for lic in reports.sales_under_grant(session, grant_id)]
+    return GrantUsesOut(
+        grant_id=grant_id,
+        models=[GrantModelOut(id=m.id, status=m.status.value) for m in reports.models_under_grant(session, grant_id)],
+        renders=reports.renders_under_grant(session, grant_id),
+        sales=[GrantSaleOut(licence_number=lic.number, track_id=lic.track_id, product=lic.product,
+                            spec_hash=lic.spec_hash, issued_at=lic.issued_at, valid_until=lic.valid_until)
+               for lic in reports.sales_under_grant(session, grant_id)],
+    )
 
 
 @router.get("/commerce/payment-config", response_model=PaymentConfigOut, responses=error_responses(Unauthorized))

@@ -1,5 +1,6 @@
 """Read-only views for the finance dashboard and the artist console: revenue over time, split sheets
-waiting for finance, orders with their refunds and disputes, and the sales each consent grant allowed.
+waiting for finance, orders with their refunds and disputes, and what relies on each consent grant
+(the models trained, the outputs rendered and the licences sold under it).
 
 Nothing here writes; every figure is summed from the append-only ledger, so the charts always agree with
 the statements.
@@ -32,6 +33,8 @@ from remix.commerce.models import (
     SplitSheetStatus,
     TransactionKind,
 )
+from remix.provenance.models import Render
+from remix.visuals.models import VisualModel, VisualModelSource
 
 # A transaction's effect on revenue: sales count in, refunds and lost disputes count out. An open dispute
 # only holds money (the statement shows it as ``held``); a won dispute gives nothing back that was taken.
@@ -128,6 +131,25 @@ def orders_for_finance(session: Session, limit: int) -> list[OrderMoney]:
         out.append(OrderMoney(order, title, status.get(order.id), moved[(order.id, TransactionKind.refund)],
                               opened - moved[(order.id, TransactionKind.dispute_won)], opened > closed))
     return out
+
+
+def renders_under_grant(session: Session, grant_id: int) -> dict[str, int]:
+    """How many outputs (clips, paid renders, visuals …) were issued relying on ``grant_id``, by purpose."""
+    counts: dict[str, int] = defaultdict(int)
+    for purpose, grant_ids in session.execute(
+        select(Render.purpose, Render.grant_ids_json).where(Render.grant_ids_json.like(f"%{grant_id}%"))
+    ):
+        if grant_id in json.loads(grant_ids):
+            counts[purpose] += 1
+    return dict(counts)
+
+
+def models_under_grant(session: Session, grant_id: int) -> Sequence[VisualModel]:
+    """The visual models trained on artwork that ``grant_id`` allowed."""
+    return session.execute(
+        select(VisualModel).join(VisualModelSource, VisualModelSource.model_id == VisualModel.id)
+        .where(VisualModelSource.grant_id == grant_id).distinct().order_by(VisualModel.id)
+    ).scalars().all()
 
 
 def sales_under_grant(session: Session, grant_id: int) -> list[License]:

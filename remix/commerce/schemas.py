@@ -220,3 +220,17 @@ class PaymentConfigOut(BaseModel):
 
     publishable_key: str | None = Field(description="Stripe publishable key for the Payment Element; None offline")
     test_mode: bool = Field(description="True unless a live secret key (sk_live_…) is configured: no real money")
+
+
+class GrantModelOut(BaseModel):
+    id: int
+    status: str
+
+
+class GrantUsesOut(BaseModel):
+    """What relies on one consent grant."""
+
+    grant_id: int
+    models: list[GrantModelOut] = Field(description="Visual models trained on artwork this grant allowed")
+    renders: dict[str, int] = Field(description="Outputs issued under it, counted by purpose (clip, visual, …)")
+    sales: list[GrantSaleOut] = Field(description="Licences sold while it covered the track")

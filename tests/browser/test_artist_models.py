@@ -33,11 +33,11 @@ def test_revoking_train_visual_withdraws_the_model_trained_under_it(page: Page) 
     train.get_by_label("Steps (optional)").fill("2")
     train.get_by_role("button", name="Start training").click()
     # The first training in a process imports torch and diffusers: allow for it on a busy machine.
-    expect(page.get_by_role("status")).to_contain_text("Training model", timeout=60_000)
+    expect(page.get_by_role("status")).to_contain_text("Training model", timeout=90_000)
     models = page.get_by_role("region", name="Visual models")
     model = models.get_by_role("listitem").first
     # Training runs in the server's background thread; the panel polls it until it waits for review.
-    expect(model).to_contain_text("Awaiting your approval", timeout=60_000)
+    expect(model).to_contain_text("Awaiting your approval", timeout=90_000)
     expect(model.get_by_role("img", name="Sample grid")).to_have_js_property("complete", True)
     model.get_by_role("button", name="Approve").click()
     expect(model).to_contain_text("Live")

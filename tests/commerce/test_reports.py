@@ -32,9 +32,9 @@ def test_revenue_orders_and_grant_sales_follow_webhook_postings(shop: Shop) -> N
     assert refunded == {paid[0]["public_id"]: 300, paid[1]["public_id"]: 0}
     assert all(o["entitlement"] == "active" for o in orders)  # a partial refund keeps the licence
 
-    sales = c.get(f"/api/consent/grants/{shop.grant_id}/sales", headers=shop.h("alpha"))
-    assert sales.status_code == 200 and len(sales.json()) == 2
-    assert c.get(f"/api/consent/grants/{shop.grant_id}/sales", headers=shop.h("beta")).status_code == 403
+    uses = c.get(f"/api/consent/grants/{shop.grant_id}/uses", headers=shop.h("alpha"))
+    assert uses.status_code == 200 and len(uses.json()["sales"]) == 2 and uses.json()["models"] == []
+    assert c.get(f"/api/consent/grants/{shop.grant_id}/uses", headers=shop.h("beta")).status_code == 403
     assert c.get("/api/finance/revenue", headers=shop.h("fan")).status_code == 403
 
 

@@ -15,7 +15,7 @@ function kib(bytes) {
 }
 
 export async function renderConsoleAlbum(container, albumId) {
-  const state = { album: null, tracks: [], grants: [], sales: new Map() };
+  const state = { album: null, tracks: [], grants: [], uses: new Map() };
   const artworkList = h("div", { class: "gallery" });
   const trackList = h("div", {});
   const grantsList = h("div", {});
@@ -31,18 +31,23 @@ export async function renderConsoleAlbum(container, albumId) {
     state.tracks = await Promise.all([...state.album.tracks].sort((a, b) => a.position - b.position)
       .map((t) => getJson(`/api/tracks/${t.id}`)));
     state.grants = await getJson(`/api/consent/grants?album_id=${albumId}`);
-    // Licences sold under each selling grant (models are matched from the models panel's list).
-    const selling = state.grants.filter((g) => g.scope === "sell_extended");
-    const sold = await Promise.all(selling.map((g) => getJson(`/api/consent/grants/${g.id}/sales`)));
-    state.sales = new Map(selling.map((g, i) => [g.id, sold[i]]));
+    await loadUses();
+  }
+
+  // What relies on each grant: models trained, outputs rendered and licences sold under it.
+  async function loadUses() {
+    const uses = await Promise.all(state.grants.map((g) => getJson(`/api/consent/grants/${g.id}/uses`)));
+    state.uses = new Map(uses.map((u) => [u.grant_id, u]));
   }
 
   function usedBy(grant) {
-    const uses = models.models().filter((m) => m.sources.some((src) => src.grant_id === grant.id))
-      .map((m) => `Model ${m.id} (${m.status.replace("_", " ")})`);
-    const sales = state.sales.get(grant.id);
-    if (sales?.length) uses.push(`${sales.length} licence${sales.length === 1 ? "" : "s"} sold`);
-    return uses.length ? uses.join(", ") : "—";
+    const uses = state.uses.get(grant.id);
+    if (!uses) return "—";
+    const parts = uses.models.map((m) => `Model ${m.id} (${m.status.replace("_", " ")})`);
+    const rendered = Object.values(uses.renders).reduce((a, b) => a + b, 0);
+    if (rendered) parts.push(`${rendered} render${rendered === 1 ? "" : "s"}`);
+    if (uses.sales.length) parts.push(`${uses.sales.length} licence${uses.sales.length === 1 ? "" : "s"} sold`);
+    return parts.length ? parts.join(", ") : "—";
   }
 
   await load();
@@ -71,6 +76,7 @@ export async function renderConsoleAlbum(container, albumId) {
   }
 
   async function reloadGrants() {
+    await loadUses();
     replaceChildren(grantsList, grantsTable(state.grants, assetName, () => reload(), usedBy));
   }
 
