@@ -9,8 +9,9 @@ balanced sale transaction with 4 payee shares, entitlement, licence, audit event
 
 The database is created if missing and EMPTIED first (never point this at data you keep).
 Target: >= 500 postings/s. The long render that a payment starts is switched off (it runs on a worker
-after commit and is not part of posting). ``--workers N`` sends from N threads to a uvicorn server
-instead of calling the app in-process.
+after commit and is not part of posting). ``--workers N`` sends from N threads over HTTP to a uvicorn
+server running in ``--server-processes`` separate processes (default 1), so the sending client does not
+share the server's interpreter lock; ``--workers 0`` calls the app in-process through TestClient.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ import hashlib
 import hmac
 import io
 import json
+import multiprocessing
 import socket
 import statistics
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 import soundfile
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -119,24 +122,57 @@ def signed(pi: str, index: int) -> tuple[bytes, dict[str, str]]:
     return payload, {"Stripe-Signature": f"t={t},v1={digest}", "Content-Type": "application/json"}
 
 
+def bench_settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(environment="test", database_url=database_url, data_dir=data_dir, migrate_on_start=False)
+
+
+def serve(database_url: str, data_dir: Path, sock: socket.socket) -> None:
+    """One server process: the app as ``remix serve`` builds it, with the benchmark's webhook secret."""
+    import uvicorn
+
+    app = create_app(bench_settings(database_url, data_dir))
+    app.state.commerce_settings = CommerceSettings(stripe_webhook_secret=SECRET, render_on_payment=False)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws="none")).run(
+        sockets=[sock])
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def wait_until_serving(client: httpx.Client) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            client.get("/healthz")
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/remix_bench")
     parser.add_argument("--postings", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=0, help="0 = in-process client; N = N threads over HTTP")
+    parser.add_argument("--server-processes", type=int, default=1,
+                        help="uvicorn server processes answering the HTTP workers (each with its own pool)")
     args = parser.parse_args()
 
     prepare_database(args.database_url)
     with TemporaryDirectory() as tmp:
-        settings = Settings(environment="test", database_url=args.database_url, data_dir=Path(tmp),
-                            migrate_on_start=False)
+        settings = bench_settings(args.database_url, Path(tmp))
         app = create_app(settings)
         app.state.commerce_settings = CommerceSettings(stripe_webhook_secret=SECRET, render_on_payment=False)
         intents = seed(settings, app.state.sessionmaker, args.postings)
         requests = [signed(pi, i) for i, pi in enumerate(intents)]
         latencies: list[float] = []
+        server_cpu: float | None = None
 
-        def send(client: httpx.Client, item: tuple[bytes, dict[str, str]]) -> None:
+        def send(client: Any, item: tuple[bytes, dict[str, str]]) -> None:  # httpx or TestClient
             started = time.perf_counter()
             r = client.post("/api/commerce/stripe/webhook", content=item[0], headers=item[1])
             latencies.append(time.perf_counter() - started)
@@ -146,39 +182,47 @@ def main() -> None:
         if args.workers <= 0:
             from fastapi.testclient import TestClient
 
-            with TestClient(app) as client:
+            with TestClient(app) as test_client:
                 started = time.perf_counter()
                 for item in requests:
-                    send(client, item)
+                    send(test_client, item)
                 elapsed = time.perf_counter() - started
         else:
-            import uvicorn
-
+            context = multiprocessing.get_context("spawn")
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", 0))
-            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                                   ws="none"))
-            thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-            thread.start()
-            while not server.started:
-                time.sleep(0.05)
+            sock.listen(1024)
+            servers = [context.Process(target=serve, args=(args.database_url, Path(tmp), sock), daemon=True)
+                       for _ in range(args.server_processes)]
+            for server in servers:
+                server.start()
             base = f"http://127.0.0.1:{sock.getsockname()[1]}"
             with httpx.Client(base_url=base, timeout=60) as client, ThreadPoolExecutor(args.workers) as pool:
+                wait_until_serving(client)
+                processes = [psutil.Process(server.pid) for server in servers]
+                cpu_before = sum(cpu_seconds(p) for p in processes)
                 started = time.perf_counter()
                 list(pool.map(lambda item: send(client, item), requests))
                 elapsed = time.perf_counter() - started
-            server.should_exit = True
-            thread.join(timeout=10)
+                server_cpu = sum(cpu_seconds(p) for p in processes) - cpu_before
+            for server in servers:
+                server.terminate()
+                server.join(timeout=10)
 
         with app.state.sessionmaker() as session:
             posted = session.execute(text("SELECT count(*) FROM ledger_transactions WHERE kind = 'sale'")).scalar()
             entries = session.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
         latencies.sort()
+        mode = ("in-process" if args.workers <= 0
+                else f"{args.workers} HTTP workers, {args.server_processes} server process(es)")
+        if server_cpu is not None:  # less disturbed than wall time when other work shares the machine
+            mode += f"; server CPU {server_cpu / args.postings * 1000:.1f} ms per posting"
         print(f"sale postings: {posted} ({entries} ledger entries) in {elapsed:.2f} s "
               f"-> {args.postings / elapsed:.0f} postings/s "
               f"(p50 {statistics.median(latencies) * 1000:.1f} ms, "
               f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, "
-              f"mode: {'in-process' if args.workers <= 0 else f'{args.workers} HTTP workers'})")
+              f"mode: {mode})")
         if posted != args.postings:
             raise SystemExit("posting count does not match the events sent")
 
