@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from remix.auth.models import User
 from remix.catalog import service as catalog
 from remix.catalog.models import Scope
-from remix.commerce import orders, splits
+from remix.commerce import orders, splits, statements
 from remix.commerce.config import CommerceSettings
 from remix.commerce.ledger import period_of
 from remix.commerce.models import PayeeRole
@@ -55,13 +55,15 @@ def shop(live_server: LiveServer, chorale: DemoAlbumMedia) -> None:
         splits.set_product(session, finance, track_id, "full_length", 999, "EUR", 365, "Personal use.", True)
 
 
-def sell(live_server: LiveServer) -> str:
+def sell(live_server: LiveServer, number: int = 1) -> str:
     """A fan's order, paid: Stripe's signed ``payment_intent.succeeded`` posted to the running server."""
-    payment_intent = "pi_browser_test_0001"
+    payment_intent = f"pi_browser_test_{number:04d}"
     with live_server.app.state.sessionmaker.begin() as session:
         fan = session.get(User, live_server.ids["user_fan"])
         assert fan is not None
-        order = orders.open_order(session, fan, live_server.ids["track"], "full_length", SPEC, "browserorder0001")
+        spec = {**SPEC, "tempo": 1.0 + number / 100}  # a distinct remix per order
+        order = orders.open_order(session, fan, live_server.ids["track"], "full_length", spec,
+                                  f"browserorder{number:04d}")
         order.payment_intent_id = payment_intent
         public_id = order.public_id
     body = json.dumps(payment_succeeded(payment_intent, 999, "EUR")).encode()
@@ -115,3 +117,43 @@ def test_finance_approves_a_split_sees_the_sale_and_exports_csv(page: Page, live
     assert rows[0].startswith("period,payee_id,payee,currency,opening,sales")
     assert any("Alpha Band Royalties,EUR,0.00,5.99" in row for row in rows), rows
     assert any("Morning Records,EUR,0.00,4.00" in row for row in rows), rows
+
+
+def test_artist_accepts_a_split_sheet_sets_prompt_rules_and_reads_their_statement(page: Page,
+                                                                                  live_server: LiveServer) -> None:
+    app, track_id = live_server.app, live_server.ids["track"]
+    with app.state.sessionmaker.begin() as session:
+        finance = session.get(User, live_server.ids["user_finance"])
+        assert finance is not None
+        band = next(p for p in splits.repository.payees(session) if p.name == "Alpha Band Royalties")
+        sheet = splits.propose_split_sheet(session, finance, track_id,
+                                           [splits.SplitLineIn(band.id, PayeeRole.artist, 10_000)], "all to the band")
+        sheet_id, version = sheet.id, sheet.version
+
+    log_in(page, "artist")
+    console = page.get_by_role("region", name="Alpha Band")
+    rules = console.get_by_role("form", name="Prompt rules for Alpha Band")
+    rules.get_by_label("Blocked words and phrases (one per line)").fill("volcano\nzombie")
+    rules.get_by_role("button", name="Save prompt rules").click()
+    expect(page.get_by_role("status")).to_contain_text("Prompt rules saved: 2 blocked")
+
+    page.get_by_role("link", name="Morning Coffee").click()
+    sheets = page.get_by_role("region", name="Split sheets")
+    name = f"Steam Rising v{version}"
+    expect(sheets.get_by_role("listitem", name=f"Split sheet {name}")).to_contain_text("Waiting for you")
+    sheets.get_by_role("button", name=f"Accept split sheet {name}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Split sheet {name} accepted")
+    expect(sheets.get_by_role("listitem", name=f"Split sheet {name}")).to_contain_text("waiting for finance")
+
+    with app.state.sessionmaker.begin() as session:
+        splits.approve_split_sheet(session, session.get(User, live_server.ids["user_finance"]), sheet_id)
+    sell(live_server, 2)  # all €9.99 to the band under the new version
+    page.get_by_role("link", name="Artist console").first.click()
+    mine = page.get_by_role("region", name="My statements")
+    with app.state.sessionmaker() as session:
+        [line] = statements.statement(session, period_of(utcnow()), [band.id])
+    assert line.sales >= 999  # at least this sale, all of it the band's under the new version
+    row = mine.get_by_role("table").get_by_role("row").filter(has_text="Alpha Band Royalties")
+    expect(row).to_contain_text(f"€{line.closing / 100:.2f}")  # the same figure finance's statement shows
+    expect(mine).not_to_contain_text("Morning Records")  # only the artist's own payees
+    shot(page, "artist-statement")
