@@ -83,8 +83,9 @@ export class LiveConnection {
       socket.addEventListener("close", (event) => {
         for (const waiter of this.pending.values()) waiter.reject(new ApiError("Disconnected", "the live session closed", 0));
         this.pending.clear();
+        // Before the first state the caller hears of it through the rejected promise, not twice.
         if (!started) reject(new ApiError("NetworkError", "could not open the live session", 0));
-        if (!this.closedByUs) this.handlers.closed?.({ code: event.code, final: FINAL_CLOSE_CODES.has(event.code) });
+        else if (!this.closedByUs) this.handlers.closed?.({ code: event.code, final: FINAL_CLOSE_CODES.has(event.code) });
       });
     });
   }

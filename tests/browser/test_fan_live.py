@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, WebSocket, expect
+from playwright.sync_api import Locator, Page, WebSocket, WebSocketRoute, expect
 
 from remix.auth.models import User
 from remix.catalog import service as catalog
@@ -197,3 +197,27 @@ def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Pag
                                           Scope.remix_preview, asset_id=None, album_id=live_server.ids["album"],
                                           expires_at=None, terms="")
             live_server.ids["cover_grant"] = grant.id
+
+
+def test_a_dropped_connection_resumes_the_same_session(page: Page) -> None:
+    routes: list[WebSocketRoute] = []
+
+    def through(route: WebSocketRoute) -> None:
+        route.connect_to_server()  # a transparent pass-through, kept so the test can drop it
+        routes.append(route)
+
+    page.route_web_socket("**/live*", through)
+    stage = open_stage(page)
+    stage.get_by_label("Prompt").fill("espresso cup on a wooden table")
+    stage.get_by_role("button", name="Send prompt").click()
+    expect(page.get_by_role("status")).to_contain_text("is shaping the visuals")
+
+    routes[0].close(code=1006, reason="network blip")
+    expect(stage).to_contain_text("Reconnecting")
+    # The page reconnects by itself, naming its session, and the server resumes it (no "new session" notice).
+    expect(stage.get_by_role("button", name="Play")).to_be_enabled(timeout=15_000)
+    assert len(routes) == 2 and "session=" in routes[1].url, [r.url for r in routes]
+    expect(page.get_by_role("status")).to_contain_text("Reconnected: your mix, prompt and place in the track were kept")
+    stage.get_by_role("button", name="Play").click()
+    expect(stage.get_by_label("Playhead")).not_to_have_text("0:00.0")
+    expect(page.get_by_role("status")).not_to_have_attribute("data-tone", "error")

@@ -9,6 +9,7 @@ import { showError, showStatus } from "../status.js";
 
 const MIX_DEBOUNCE_MS = 80;
 const CANVAS_SIZE = 512;
+const MAX_RETRIES = 5;
 
 /** The live fields of a mixer's mix (remix/live/audio.py LIVE_FIELDS); the playhead sets the window. */
 function liveMix(spec) {
@@ -26,7 +27,7 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
   });
   const drawing = canvas.getContext("2d");
   const visualsNote = h("p", { class: "muted small", id: "visuals-note", text: "Connecting…" });
-  const clock = h("span", { class: "clock", "aria-label": "Playhead", text: "0:00.0" });
+  const clock = h("span", { class: "clock", role: "timer", "aria-label": "Playhead", text: "0:00.0" });
   const play = h("button", { type: "button", class: "primary", text: "▶ Play", disabled: true, "aria-pressed": "false" });
   const prompt = h("input", { type: "text", id: "live-prompt", name: "prompt", maxlength: 300, autocomplete: "off",
     placeholder: "e.g. neon city at night, warm sunrise over water" });
@@ -72,6 +73,7 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
 
   const connection = new LiveConnection(track.id, {
     state(message) {
+      if (retries > 0 && message.resumed) showStatus("Reconnected: your mix, prompt and place in the track were kept.", "ok");
       state = message;
       if (!message.rendering) {
         setPlaying(false);
@@ -102,7 +104,9 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
       showError(err);
     },
     notice(message) {
-      if (message.notice === "VisualsStopped") {
+      if (message.notice === "SessionNotFound") {
+        showStatus("Reconnected, but the server had forgotten this session: a new one started from the top.", "info");
+      } else if (message.notice === "VisualsStopped") {
         visualsNote.textContent = `Visuals stopped: ${message.detail.replace(/^visuals are off: /, "")}`;
         showStatus(`Visuals stopped: ${message.detail.replace(/^visuals are off: /, "")}`, "error");
       }
@@ -113,9 +117,36 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
       setPlaying(false);
       play.disabled = true;
       saveButton.disabled = true;
-      visualsNote.textContent = final ? "The live session was closed by the server." : "Disconnected. Reload the page to reconnect.";
+      if (final || !section.isConnected) {
+        visualsNote.textContent = "The live session was closed by the server.";
+        return;
+      }
+      reconnect();
     },
   });
+
+  // A dropped connection (network blip, server restart) resumes the same session: mix, prompt and playhead.
+  let retries = 0;
+  function reconnect() {
+    if (retries >= MAX_RETRIES) {
+      visualsNote.textContent = "Disconnected. Reload the page to reconnect.";
+      return;
+    }
+    retries += 1;
+    visualsNote.textContent = `Reconnecting (attempt ${retries} of ${MAX_RETRIES})…`;
+    setTimeout(() => {
+      if (!section.isConnected) return;
+      connection.open().then(started).catch(() => reconnect());
+    }, 1000 * retries);
+  }
+
+  function started() {
+    retries = 0;
+    connected = true;
+    play.disabled = false;
+    saveButton.disabled = false;
+    if (currentMix) sendMix();
+  }
 
   async function sendMix() {
     mixTimer = null;
@@ -127,12 +158,7 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
     }
   }
 
-  connection.open().then(() => {
-    connected = true;
-    play.disabled = false;
-    saveButton.disabled = false;
-    if (currentMix) sendMix();
-  }).catch((err) => {
+  connection.open().then(started).catch((err) => {
     visualsNote.textContent = describeError(err);
     drawPlaceholder(drawing, "Live session unavailable");
   });
