@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text
+from sqlalchemy import TextClause, bindparam, select, text
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -28,15 +28,30 @@ GENESIS_HASH = "0" * 64
 PENDING = "remix.audit.pending"
 ADVISORY_LOCK_KEY = 724101
 
-# One round trip per event on PostgreSQL: the tail is read and the link computed by the INSERT itself
-# (sha256 over the same bytes as :func:`event_hash`), while this transaction holds the advisory lock.
-_APPEND_POSTGRES = text(
-    "INSERT INTO audit_events (occurred_at, actor_user_id, action, subject_type, subject_id, payload, prev_hash, hash) "
-    "SELECT :occurred_at, :actor_user_id, :action, :subject_type, :subject_id, :payload, tail.hash, "
-    "encode(sha256(convert_to(tail.hash || chr(10) || :body, 'UTF8')), 'hex') "
-    "FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), :genesis) AS hash) AS tail "
-    "RETURNING id, prev_hash, hash"
-).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
+SQLITE_SHA256 = "remix_sha256_hex"
+
+
+def _append_statement(digest_sql: str) -> TextClause:
+    """INSERT one event linked to the current tail: the tail is read and the hash computed by the statement
+    itself (sha256 over the same bytes as :func:`event_hash`), one round trip per event."""
+    return text(
+        "INSERT INTO audit_events (occurred_at, actor_user_id, action, subject_type, subject_id, payload, "
+        "prev_hash, hash) "
+        "SELECT :occurred_at, :actor_user_id, :action, :subject_type, :subject_id, :payload, tail.hash, "
+        f"{digest_sql} "
+        "FROM (SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), :genesis) AS hash) AS tail "
+        "RETURNING id, prev_hash, hash"
+    ).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
+
+
+_APPEND = {
+    "postgresql": _append_statement("encode(sha256(convert_to(tail.hash || :linked_body, 'UTF8')), 'hex')"),
+    "sqlite": _append_statement(f"{SQLITE_SHA256}(tail.hash || :linked_body)"),
+}
+
+
+def _sha256_hex(text_value: str) -> str:
+    return hashlib.sha256(text_value.encode()).hexdigest()
 
 
 def canonical_json(value: Any) -> str:
@@ -93,28 +108,23 @@ def _append_pending(session: Session) -> None:
         return
     # Write what the events describe first, so a failing change fails before the chain lock is taken.
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        # Released by COMMIT: appenders queue here, and each INSERT then reads the tail the last one committed.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-        for queued in pending:
-            row = session.execute(_APPEND_POSTGRES, {
-                "occurred_at": queued.occurred_at, "actor_user_id": queued.actor_user_id, "action": queued.action,
-                "subject_type": queued.subject_type, "subject_id": queued.subject_id, "payload": queued.payload,
-                "body": hashed_body(queued), "genesis": GENESIS_HASH,
-            }).one()
-            queued.id, queued.prev_hash, queued.hash = row.id, row.prev_hash, row.hash
-        return
-    # SQLite: this transaction has written already (the flush above, or the change itself), so it holds the
-    # database's only write lock and the tail it reads stays the tail until it commits.
-    prev = session.execute(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).scalar() or GENESIS_HASH
+    else:
+        # SQLite has no sha256 in SQL: lend it Python's. Its INSERT takes the database's only write lock
+        # before it reads the tail, which serialises appenders just as well.
+        connection.connection.driver_connection.create_function(  # type: ignore[union-attr]
+            SQLITE_SHA256, 1, _sha256_hex, deterministic=True)
     for queued in pending:
-        queued.prev_hash = prev
-        queued.hash = event_hash(prev, queued)
-        queued.id = session.execute(insert(AuditEvent).values(
-            occurred_at=queued.occurred_at, actor_user_id=queued.actor_user_id, action=queued.action,
-            subject_type=queued.subject_type, subject_id=queued.subject_id, payload=queued.payload,
-            prev_hash=queued.prev_hash, hash=queued.hash,
-        ).returning(AuditEvent.id)).scalar_one()
-        prev = queued.hash
+        row = session.execute(_APPEND[dialect], {
+            "occurred_at": queued.occurred_at, "actor_user_id": queued.actor_user_id, "action": queued.action,
+            "subject_type": queued.subject_type, "subject_id": queued.subject_id, "payload": queued.payload,
+            "linked_body": "\n" + hashed_body(queued), "genesis": GENESIS_HASH,
+        }).one()
+        queued.id, queued.prev_hash, queued.hash = row.id, row.prev_hash, row.hash
 
 
 @orm_events.listens_for(Session, "after_transaction_end")

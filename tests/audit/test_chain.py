@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from remix.audit import service as audit
 from remix.audit.models import AuditEvent
 from remix.audit.service import GENESIS_HASH, event_hash
 from remix.db import make_engine
@@ -156,3 +158,40 @@ def test_deleting_the_newest_event_is_not_detectable_by_the_chain(world: World, 
         conn.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": everything[-1]["id"]})
     assert verify(world) == {"events_checked": len(everything) - 1, "ok": True, "first_bad_event_id": None,
                              "problem": None}
+
+
+def test_an_event_joins_the_chain_only_when_its_transaction_commits(world: World) -> None:
+    factory = world.client.app.state.sessionmaker  # type: ignore[attr-defined]
+    before = events(world)
+    with factory() as session:
+        audit.record(session, "test.rolled_back", "test", 1, actor_user_id=None)
+        session.flush()
+        session.rollback()
+    assert events(world) == before
+
+    with factory() as session:
+        recorded = audit.record(session, "test.committed", "test", 2, actor_user_id=None, note="kept")
+        session.commit()
+    after = events(world)
+    assert [e["action"] for e in after[len(before):]] == ["test.committed"]
+    assert after[-1]["prev_hash"] == before[-1]["hash"] and after[-1]["hash"] == recorded.hash
+    assert verify(world)["ok"] is True
+
+
+def test_concurrent_writers_extend_one_unbroken_chain(world: World) -> None:
+    factory = world.client.app.state.sessionmaker  # type: ignore[attr-defined]
+    before = len(events(world))
+
+    def write(worker: int) -> None:
+        for n in range(5):
+            with factory() as session:
+                audit.record(session, "test.concurrent", "test", f"{worker}-{n}", actor_user_id=None)
+                audit.record(session, "test.concurrent", "test", f"{worker}-{n}-second", actor_user_id=None)
+                session.commit()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(write, range(4)))
+    everything = events(world)
+    assert len(everything) == before + 40
+    assert all(later["prev_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(everything))
+    assert verify(world)["ok"] is True
