@@ -71,9 +71,10 @@ async function render() {
     showError(err);
     if (err.status === 401) onSessionLost();
   }
-  // Move focus to the new page's heading so keyboard and screen-reader users start at the top.
+  // Move focus to the new page's heading so keyboard and screen-reader users start at the top — unless
+  // they already moved into the page while its slower parts were still loading.
   const heading = container.querySelector("h1");
-  if (heading && main.contains(heading)) {
+  if (heading && main.contains(heading) && !container.contains(document.activeElement)) {
     heading.setAttribute("tabindex", "-1");
     heading.focus({ preventScroll: true });
   }
