@@ -108,8 +108,9 @@ def read_c2pa(data: bytes, media_type: str, credentials: SigningCredentials) -> 
             active = reader.get_active_manifest() or {}
     except c2pa.C2paError.ManifestNotFound:
         return ManifestCheck(ManifestState.absent, None, [], "none")
-    except c2pa.C2paError as exc:
-        # A manifest store that cannot even be parsed was there once and has been damaged.
+    except (c2pa.C2paError, KeyError, ValueError, TypeError) as exc:
+        # A manifest store that cannot even be parsed was there once and has been damaged (an edited store
+        # can lose its active manifest, which c2pa-python reports as a KeyError).
         return ManifestCheck(ManifestState.tampered, None, [f"manifest unreadable: {exc}"], "c2pa")
     assertion = next((a.get("data") for a in active.get("assertions", []) if a.get("label") == ASSERTION_LABEL),
                      None)

@@ -142,3 +142,23 @@ def test_bad_uploads_get_typed_errors_and_full_report_needs_admin(world: World, 
     assert verify(world, huge, "huge.mp3").json()["error"] == "PayloadTooLarge"
     assert verify(world, b"text", "x.txt", who="finance").status_code == 403
     assert verify(world, b"text", "x.txt", who=None).status_code == 401
+
+
+def test_edited_manifest_inside_a_valid_png_is_reported_as_tampered(world: World, db, settings: Settings) -> None:
+    import struct
+    import zlib
+
+    photo = Image.fromarray(skimage_data.chelsea()).resize((320, 256))
+    stamped = stamp_image(db, settings, image=photo, output_format="png",
+                          facts=RenderFacts(purpose="visual", user_id=world.user_ids["fan"], grant_ids=[]))
+    db.commit()
+    png = bytearray(stamped.data)
+    chunk = png.index(b"caBX") - 4  # the C2PA manifest store's PNG chunk: length, type, data, CRC
+    length = struct.unpack(">I", png[chunk:chunk + 4])[0]
+    licence = png.index(b"licence_id", chunk, chunk + 8 + length)
+    png[licence + 11] ^= 0x01  # edit the signed assertion next to "licence_id" …
+    crc = zlib.crc32(bytes(png[chunk + 4:chunk + 8 + length]))
+    png[chunk + 8 + length:chunk + 12 + length] = struct.pack(">I", crc)  # … and keep the PNG itself valid
+    report = verify(world, bytes(png), "edited.png").json()
+    assert report["verdict"] == "tampered" and report["manifest"]["state"] == "tampered"
+    assert report["manifest"]["problems"] and report["evidence"]["verdict"] == "tampered"
