@@ -119,6 +119,20 @@ def test_finance_approves_a_split_sees_the_sale_and_exports_csv(page: Page, live
     assert any("Morning Records,EUR,0.00,4.00" in row for row in rows), rows
 
 
+def test_finance_locks_a_past_period_once(page: Page) -> None:
+    year, month = map(int, period_of(utcnow()).split("-"))
+    last = f"{year - (month == 1)}-{12 if month == 1 else month - 1:02d}"
+    page.on("dialog", lambda dialog: dialog.accept())  # "Lock 2026-10? …" — yes
+    log_in(page, "finance")
+    statements = page.get_by_role("region", name="Statements")
+    statements.get_by_label("Period").fill(last)
+    statements.get_by_role("button", name="Lock period").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Period {last} is locked")
+    statements.get_by_role("button", name="Lock period").click()
+    expect(page.get_by_role("status")).to_contain_text(f"period {last} is already locked")
+    expect(page.get_by_role("status")).to_have_attribute("data-tone", "error")
+
+
 def test_artist_accepts_a_split_sheet_sets_prompt_rules_and_reads_their_statement(page: Page,
                                                                                   live_server: LiveServer) -> None:
     app, track_id = live_server.app, live_server.ids["track"]
