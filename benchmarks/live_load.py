@@ -5,8 +5,11 @@ Bach score in music21's corpus) and a live ``remix_preview`` grant, optionally t
 visual model (``--visuals``), starts ``uvicorn`` on a free 127.0.0.1 port, and drives ``--fans`` websocket
 clients for ``--seconds`` (both bounded). Each fan plays the track and sends a realistic stream: a fader
 move every 200 ms, a ping every second, a new prompt every 4 s. It prints p50/p99 ack latency (send → ack),
-acks lost (sent, never answered), typed errors by kind, frames and audio chunks received per fan, and the
-server's resident memory.
+acks lost (sent, never answered), typed errors by kind, frames and audio chunks received per fan, the
+media the server reports it shed (ping acks), and the resident memory of the server and its mixers.
+
+The fans run in ``--client-processes`` separate processes (uvloop event loops), so the load client never
+shares the server's event loop or GIL; on a 2-core machine they still share the CPU with the server.
 
     .venv/bin/python benchmarks/live_load.py --fans 100 --seconds 20
     .venv/bin/python benchmarks/live_load.py --fans 500 --seconds 20
@@ -18,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import random
 import socket
@@ -145,6 +149,7 @@ class FanStats:
     images: int = 0
     audio: int = 0
     connect_failed: str = ""
+    server: dict[str, Any] = field(default_factory=dict)  # the last ping ack: what the server dropped or shed
 
 
 PROMPTS = ["stars over a harbour", "orange astronaut", "rain on a tin roof", "a field of sunflowers",
@@ -155,7 +160,7 @@ async def fan(url: str, token: str, seconds: float, stats: FanStats, rng: random
     pending: dict[str, float] = {}
     try:
         ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=2**22,
-                           open_timeout=60, ping_interval=None)
+                           open_timeout=60, ping_interval=None, compression=None)
     except Exception as exc:  # counted, not raised: one failed fan must not stop the run
         stats.connect_failed = type(exc).__name__
         return
@@ -174,6 +179,8 @@ async def fan(url: str, token: str, seconds: float, stats: FanStats, rng: random
             if data["type"] == "ack" and sent_at is not None:
                 stats.acked += 1
                 stats.latencies_ms.append((time.perf_counter() - sent_at) * 1000)
+                if "audio_shed" in data:
+                    stats.server = data
             elif data["type"] == "error":
                 stats.errors[data["error"]] += 1
                 if sent_at is not None:
@@ -200,6 +207,7 @@ async def fan(url: str, token: str, seconds: float, stats: FanStats, rng: random
                 await send({"type": "ping", "id": f"p{n}"})
             if n % 20 == 0:
                 await send({"type": "prompt", "id": f"t{n}", "text": rng.choice(PROMPTS)})
+        await send({"type": "ping", "id": "last"})  # the server's final count of shed and dropped media
         grace = time.monotonic() + 15  # let the last answers arrive; what is still missing then is lost
         while pending and time.monotonic() < grace:
             await asyncio.sleep(0.1)
@@ -217,17 +225,67 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(url: str, token: str, fans: int, seconds: float) -> list[FanStats]:
-    stats = [FanStats() for _ in range(fans)]
-    gate = asyncio.Semaphore(50)  # connect in waves, as real audiences arrive
+async def drive(url: str, token: str, first: int, count: int, seconds: float) -> list[FanStats]:
+    stats = [FanStats() for _ in range(count)]
+    gate = asyncio.Semaphore(25)  # connect in waves, as real audiences arrive
 
     async def one(i: int) -> None:
         async with gate:
-            await asyncio.sleep(0)
-        await fan(url, token, seconds, stats[i], random.Random(i))
+            await asyncio.sleep(0.02)
+        await fan(url, token, seconds, stats[i], random.Random(first + i))
 
-    await asyncio.gather(*(one(i) for i in range(fans)))
+    await asyncio.gather(*(one(i) for i in range(count)))
     return stats
+
+
+def client_process(url: str, token: str, first: int, count: int, seconds: float, out: Any) -> None:
+    """One load-client process: ``count`` fans on its own event loop; the stats go back through ``out``."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # the standard loop only makes the client slower, the numbers stay honest
+        pass
+    stats = asyncio.run(drive(url, token, first, count, seconds))
+    out.send(([s.__dict__ for s in stats], time.process_time()))
+    out.close()
+
+
+def run_clients(url: str, token: str, fans: int, seconds: float, processes: int) -> tuple[list[FanStats], float]:
+    context = multiprocessing.get_context("spawn")
+    shares = [fans // processes + (1 if i < fans % processes else 0) for i in range(processes)]
+    workers, pipes, first = [], [], 0
+    for share in shares:
+        if not share:
+            continue
+        receiver, sender = context.Pipe(duplex=False)
+        worker = context.Process(target=client_process, args=(url, token, first, share, seconds, sender))
+        worker.start()
+        sender.close()
+        workers.append(worker)
+        pipes.append(receiver)
+        first += share
+    stats, cpu = [], 0.0
+    for receiver in pipes:
+        fans_data, seconds_used = receiver.recv()
+        cpu += seconds_used
+        for data in fans_data:
+            stats.append(FanStats(**{**data, "errors": Counter(data["errors"])}))
+    for worker in workers:
+        worker.join(30)
+    return stats, cpu
+
+
+def server_usage(process: psutil.Process) -> tuple[tuple[int, int], tuple[float, float]]:
+    """(RSS, CPU seconds) of the server's own process and, summed, of its children (the mixer processes)."""
+    rss, cpu = 0, 0.0
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            rss += child.memory_info().rss
+            times = child.cpu_times()
+            cpu += times.user + times.system
+    own = process.cpu_times()
+    return (process.memory_info().rss, rss), (own.user + own.system, cpu)
 
 
 def main() -> None:
@@ -235,6 +293,7 @@ def main() -> None:
     parser.add_argument("--fans", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--visuals", action="store_true", help="train and approve a tiny visual model first")
+    parser.add_argument("--client-processes", type=int, default=2, help="load-client processes (default 2)")
     args = parser.parse_args()
     fans, seconds = min(args.fans, MAX_FANS), min(args.seconds, MAX_SECONDS)
 
@@ -246,7 +305,8 @@ def main() -> None:
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "remix.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--ws-max-size", "65536"],
+             "--port", str(port), "--log-level", "warning", "--ws-max-size", "65536",
+             "--ws-per-message-deflate", "false"],
             cwd=ROOT, env={**os.environ, **env})
         try:
             base = f"http://127.0.0.1:{port}"
@@ -262,12 +322,13 @@ def main() -> None:
                 time.sleep(0.2)
             track_id, token = prepare_track(base, workdir, args.visuals, env)
             process = psutil.Process(server.pid)
-            rss_before = process.memory_info().rss
+            rss_before, cpu_before = server_usage(process)
             load_before = os.getloadavg()
             started = time.monotonic()
-            stats = asyncio.run(drive(f"ws://127.0.0.1:{port}/api/tracks/{track_id}/live", token, fans, seconds))
+            stats, client_cpu = run_clients(f"ws://127.0.0.1:{port}/api/tracks/{track_id}/live", token, fans, seconds,
+                                max(1, min(args.client_processes, 16)))
             elapsed = time.monotonic() - started
-            rss_after = process.memory_info().rss
+            rss_after, cpu_after = server_usage(process)
             load_after = os.getloadavg()
         finally:
             server.terminate()
@@ -293,9 +354,19 @@ def main() -> None:
     per_fan_images = [s.images for s in connected] or [0]
     print(f"audio chunks per fan: mean {statistics.mean(per_fan_audio):.1f} (min {min(per_fan_audio)}, "
           f"max {max(per_fan_audio)}); {statistics.mean(per_fan_audio) / seconds:.2f}/s per fan vs 6.67/s real time")
+    shed = sum(int(s.server.get("audio_shed", 0)) for s in connected)
+    dropped = sum(int(s.server.get("audio_dropped", 0)) for s in connected)
+    skipped = [float(s.server.get("audio_skipped_seconds", 0.0)) for s in connected] or [0.0]
+    print(f"audio the server did not deliver: {shed} chunks shed (mixers behind), {dropped} dropped (client "
+          f"behind); track time skipped per fan: mean {statistics.mean(skipped):.1f} s of {seconds:g} s")
     print(f"image frames per fan: mean {statistics.mean(per_fan_images):.1f} (min {min(per_fan_images)}, "
           f"max {max(per_fan_images)})")
-    print(f"server RSS: {rss_before / 2**20:.0f} MiB before, {rss_after / 2**20:.0f} MiB after")
+    print(f"server RSS (event-loop process + mixer processes): {rss_before[0] / 2**20:.0f} + "
+          f"{rss_before[1] / 2**20:.0f} MiB before, {rss_after[0] / 2**20:.0f} + {rss_after[1] / 2**20:.0f} MiB after")
+    print(f"CPU seconds during the run: server event loop {cpu_after[0] - cpu_before[0]:.1f}, mixers "
+          f"{cpu_after[1] - cpu_before[1]:.1f}, load clients {client_cpu:.1f} (wall {elapsed:.1f} s, "
+          f"{os.cpu_count()} cores); server loop {(cpu_after[0] - cpu_before[0]) / max(sent, 1) * 1e6:.0f} µs "
+          f"per control message, media included")
     print(f"load average (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
           f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} on {os.cpu_count()} cores")
 

@@ -115,11 +115,34 @@ async def live_session(websocket: WebSocket, track_id: int, session: str | None 
             close_code = CLOSE_FORBIDDEN
             return
         await live.start()
-        while (raw := await _next(websocket, sender)) is not None:
-            try:
-                await live.handle(parse_client_message(raw))
-            except ProtocolError as exc:
-                outbox.reply(exc.to_json())
+        # The receive loop answers each message as it arrives (an ack is queued before the next receive).
+        # It does not also wait on the sender per message (that cost a future and two callbacks a message):
+        # if the sender fails (the client stopped reading, or went away), it cancels this loop instead.
+        reader = asyncio.current_task()
+        assert reader is not None
+        sender_failed: BaseException | None = None
+
+        def sender_done(task: asyncio.Task[None]) -> None:
+            nonlocal sender_failed
+            if not task.cancelled() and task.exception() is not None:
+                sender_failed = task.exception()
+                reader.cancel()
+
+        sender.add_done_callback(sender_done)
+        try:
+            while (raw := await _receive(websocket)) is not None:
+                try:
+                    await live.handle(parse_client_message(raw))
+                except ProtocolError as exc:
+                    outbox.reply(exc.to_json())
+        except asyncio.CancelledError:
+            if sender_failed is None:
+                raise
+            reader.uncancel()
+            if isinstance(sender_failed, OutboxOverflow):
+                raise sender_failed from None
+        finally:
+            sender.remove_done_callback(sender_done)
     except (WebSocketDisconnect, OutboxOverflow):
         close_code = CLOSE_NOT_READING
     finally:
@@ -141,21 +164,6 @@ def _audible(context: service.TrackContext, mix: dict[str, Any]) -> set[int]:
     except ValueError:
         return {s.id for s in context.stems}
     return set(audible_asset_ids(context.stems, spec))
-
-
-async def _next(websocket: WebSocket, sender: asyncio.Task[None]) -> str | bytes | None:
-    """The next message, or None when the client went away or its sender failed (it stopped reading)."""
-    receive = asyncio.ensure_future(_receive(websocket))
-    done, _ = await asyncio.wait({receive, sender}, return_when=asyncio.FIRST_COMPLETED)
-    if receive in done:
-        return receive.result()
-    receive.cancel()
-    with contextlib.suppress(BaseException):
-        await receive
-    exc = sender.exception() if not sender.cancelled() else None
-    if isinstance(exc, OutboxOverflow):
-        raise exc
-    return None
 
 
 async def _authenticate(websocket: WebSocket, factory: Any, outbox: Outbox) -> int | None:

@@ -1,11 +1,11 @@
-"""The per-process hub of live sessions: the shared frame scheduler, audio workers, caches and session store."""
+"""The per-process hub of live sessions: the shared frame scheduler, audio mixer, caches and session store."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from collections.abc import Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from remix.config import Settings
+from remix.live.mixer import AudioRenderer
 from remix.live.scheduler import RenderScheduler
 from remix.live.service import TTLCache
 from remix.live.store import InMemorySessionStore, SessionStore
@@ -29,7 +30,9 @@ class LiveConfig:
     max_batch: int = 16
     gather_ms: float = 5.0
     consent_recheck_seconds: float = 1.0
-    audio_workers: int = 1  # one core's worth of mixing; the event loop (control messages) keeps the other
+    # Mixer processes (low CPU priority, see remix.live.mixer); 0 mixes in one thread of the server process.
+    audio_workers: int = max(1, (os.cpu_count() or 2) - 1)
+    audio_batch: int = 16
     prompts_per_second: float = 2.0
     prompt_burst: float = 4.0
     messages_per_second: float = 50.0
@@ -45,7 +48,7 @@ class LiveHub:
         self.factory = factory
         self.config = config
         self.store: SessionStore = store or InMemorySessionStore()
-        self.audio_pool = ThreadPoolExecutor(max_workers=config.audio_workers, thread_name_prefix="live-audio")
+        self.mixer = AudioRenderer(config.audio_workers, max_batch=config.audio_batch)
         self.pipelines: dict[int, Any] = {}
         self.scheduler: RenderScheduler[FrameRequest, FrameResult] = RenderScheduler(
             self._render_batch, max_batch=config.max_batch, max_wait_ms=config.gather_ms)
@@ -54,6 +57,7 @@ class LiveHub:
         self.models = TTLCache(config.consent_recheck_seconds)
         self.rules = TTLCache(max(config.consent_recheck_seconds, 2.0))
         self._sessions = 0
+        self._checks: dict[Hashable, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()
         self._pipeline_lock = threading.Lock()
 
@@ -71,6 +75,7 @@ class LiveHub:
         async with self._lock:
             if self._sessions == 0:
                 self.scheduler.start()
+                self.mixer.start()
             self._sessions += 1
 
     async def session_ended(self) -> None:
@@ -79,6 +84,20 @@ class LiveHub:
             if self._sessions == 0:
                 # No session left: stop the scheduler task so nothing outlives the event loop (tests, shutdown).
                 await self.scheduler.stop()
+                await self.mixer.stop()
+
+    async def shared_check(self, key: Hashable, check: Callable[[], None]) -> None:
+        """Run ``check`` in a thread, once for every session asking about ``key`` at the same time.
+
+        Hundreds of sessions on one track find their shared consent answer expired in the same second;
+        one database query answers them all instead of one each (and a thread hop each).
+        """
+        task = self._checks.get(key)
+        if task is None or task.done():
+            task = asyncio.ensure_future(asyncio.to_thread(check))
+            self._checks[key] = task
+            task.add_done_callback(lambda done: self._checks.pop(key, None) if self._checks.get(key) is done else None)
+        await asyncio.shield(task)
 
     @property
     def session_count(self) -> int:

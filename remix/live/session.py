@@ -1,8 +1,8 @@
 """One fan's live session: the message handlers, the audio loop, the visual loop and the consent watch.
 
 Everything a handler does on the event loop is quick (validating a mix, moving the playhead); database
-work and rendering run in worker threads, so a control message is answered in well under a frame's time
-even while hundreds of sessions are rendering.
+work runs in worker threads and audio is mixed in low-priority processes (:mod:`remix.live.mixer`), so a
+control message is answered in well under a frame's time even while hundreds of sessions are playing.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import secrets
 import time
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from remix.audio.errors import RemixSpecRejected
 from remix.audio.service import fit_spec_to_track
 from remix.audio.spec import RemixSpec
+from remix.catalog.storage import AssetStore
 from remix.errors import RemixError
 from remix.live import service
 from remix.live.audio import (
@@ -32,10 +34,10 @@ from remix.live.audio import (
     chunk_window,
     energy_to_level,
     merge_mix,
-    render_chunk,
     spec_for_window,
 )
 from remix.live.hub import LiveHub
+from remix.live.mixer import ChunkJob, StemFile
 from remix.live.outbox import Outbox
 from remix.live.protocol import (
     AuthMessage,
@@ -100,19 +102,30 @@ class LiveSession:
         self._prev_pixels: torch.Tensor | None = None
         self._frame_index = 0
         self._last_submit = 0.0
-        self._audio_wake = asyncio.Event()
+        self._chunk_in_flight = False
+        self._starting = False
+        self._unsaved = False
+        self._consent_refresh: asyncio.Task[None] | None = None
+        self.audio_shed = 0  # chunks not rendered because the mixers could not keep up (see remix.live.mixer)
+        self.audio_skipped_seconds = 0.0  # track time the playhead passed without audio for the same reason
+        store = AssetStore(hub.settings.asset_dir)
+        self._stem_files = tuple(StemFile(s.stem_name or "", s.sha256, str(store.path_for(s.storage_key)))
+                                 for s in context.stems)
         self._frame_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         config = hub.config
         self._messages = TokenBucket(config.messages_per_second, config.message_burst)
         self._prompts = TokenBucket(config.prompts_per_second, config.prompt_burst)
         self.spec = self._validate_mix(self.mix)  # a resumed mix was valid when saved
+        self._mix_json = _canonical(self.mix)
+        self._consent = self._consent_key_for(self.spec)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         await self.hub.session_started()
         self.hub.scheduler.register(self.session_id, self._deliver_frame)
+        self.hub.mixer.register(self.session_id, self)
         if self.model_id is not None:
             try:
                 self.pipeline = await asyncio.to_thread(service.load_pipeline, self.hub.factory, self.hub.settings,
@@ -124,11 +137,13 @@ class LiveSession:
         if self.visuals_on and self.prompt:
             await self._set_prompt_embedding(self.prompt)
         self.outbox.reply(self.state_message())
-        self._tasks = [self._loop.create_task(self._audio_loop(), name=f"live-audio-{self.session_id}"),
-                       self._loop.create_task(self._visual_loop(), name=f"live-visual-{self.session_id}"),
+        self._tasks = [self._loop.create_task(self._visual_loop(), name=f"live-visual-{self.session_id}"),
                        self._loop.create_task(self._consent_watch(), name=f"live-consent-{self.session_id}")]
 
     async def close(self) -> None:
+        self.hub.mixer.unregister(self.session_id)
+        if self._consent_refresh is not None:
+            self._tasks.append(self._consent_refresh)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -139,6 +154,7 @@ class LiveSession:
         await self.hub.session_ended()
 
     def save(self) -> None:
+        self._unsaved = False
         self.hub.store.save(SavedSession(session_id=self.session_id, user_id=self.user_id,
                                          track_id=self.ctx.track.id, mix=self.mix, prompt=self.prompt,
                                          position_seconds=self.position()))
@@ -162,7 +178,7 @@ class LiveSession:
         return self.spec.tempo
 
     def position(self) -> float:
-        if not self.playing:
+        if not self.playing or self._starting:
             return max(0.0, self._anchor_pos)
         return max(0.0, self._anchor_pos + self.tempo * (self._loop.time() - self._anchor_time))
 
@@ -191,8 +207,12 @@ class LiveSession:
         return ack(message.id, already_authenticated=True)
 
     async def _on_ping(self, message: PingMessage) -> dict[str, Any]:
+        stats = self.outbox.stats
+        # Media the fan did not get, and why: dropped here because the client read too slowly, or shed
+        # (never rendered) because the server's mixers could not keep up.
         return ack(message.id, server_time_ms=int(time.time() * 1000), position_seconds=round(self.position(), 3),
-                   images_dropped=self.outbox.stats.images_dropped, audio_dropped=self.outbox.stats.audio_dropped)
+                   images_dropped=stats.images_dropped, audio_sent=stats.audio_sent, audio_dropped=stats.audio_dropped,
+                   audio_shed=self.audio_shed, audio_skipped_seconds=round(self.audio_skipped_seconds, 3))
 
     async def _on_play(self, message: PlayMessage) -> dict[str, Any]:
         if self.revoked:
@@ -203,8 +223,11 @@ class LiveSession:
         if not self.playing:
             self._reanchor()
             self.playing = True
+            # The playhead starts moving when the first chunk is sent, as the browser's does when it
+            # arrives: a slow first render (mixers starting, a busy server) must not skip the opening.
+            self._starting = True
             self._render_pos = self._anchor_pos
-            self._audio_wake.set()
+            self.hub.mixer.wake()
             self._frame_wanted.set()
         return ack(message.id, position_seconds=round(self.position(), 3))
 
@@ -212,6 +235,7 @@ class LiveSession:
         if self.playing:
             self._reanchor()
             self.playing = False
+            self._starting = False
             self.level = 0.0
             self.save()
         return ack(message.id, position_seconds=round(self.position(), 3))
@@ -222,7 +246,7 @@ class LiveSession:
                                 f"of the track ({self.ctx.duration_seconds:.3f} s)", message.id)
         self._anchor_pos, self._anchor_time = message.position_seconds, self._loop.time()
         self._render_pos = message.position_seconds
-        self._audio_wake.set()
+        self.hub.mixer.wake()
         self.save()
         return ack(message.id, position_seconds=round(message.position_seconds, 3),
                    applies_from_audio_sequence=self.audio_sequence)
@@ -251,9 +275,12 @@ class LiveSession:
             raise
         if spec.tempo != self.spec.tempo:
             self._reanchor()
-        self.mix, self.spec = merged, spec
-        self._audio_wake.set()
-        self.save()
+        self.mix, self.spec, self._mix_json = merged, spec, _canonical(merged)
+        self._consent = self._consent_key_for(spec)
+        self.hub.mixer.wake()
+        # Saved by the consent watch within a recheck interval, and on close: a fader drag sends
+        # many mix messages a second, and the store may be across the network (Redis).
+        self._unsaved = True
         # Chunks numbered from here on are mixed with the new settings (earlier ones are already rendering).
         return ack(message.id, applies_from_audio_sequence=self.audio_sequence, spec_hash=spec.spec_hash)
 
@@ -289,18 +316,24 @@ class LiveSession:
 
     # ------------------------------------------------------------------------------------------ consent
 
+    def _consent_key_for(self, spec: RemixSpec) -> tuple[str, tuple[int, ...]]:
+        # Worked out once per mix change, not per chunk: the audible stems only change with the mix.
+        return "preview", tuple(sorted(audible_asset_ids(self.ctx.stems, spec)))
+
     def _consent_key(self) -> tuple[str, tuple[int, ...]]:
-        return "preview", tuple(sorted(audible_asset_ids(self.ctx.stems, self.spec)))
+        return self._consent
 
     def _check_audio_consent(self, fresh: bool = False) -> None:
         key = self._consent_key()
         self.hub.consent.get(key, functools.partial(service.require_preview, self.hub.factory, key[1]), fresh=fresh)
 
     async def _ensure_audio_consent(self) -> None:
-        """Raise ConsentNotGranted if the audible stems lost their grant (a thread hop only when not cached)."""
-        hit, _ = self.hub.consent.cached(self._consent_key())
+        """Raise ConsentNotGranted if the audible stems lost their grant (a thread hop only when not cached;
+        sessions asking about the same stems at the same moment share one query)."""
+        key = self._consent_key()
+        hit, _ = self.hub.consent.cached(key)
         if not hit:
-            await asyncio.to_thread(self._check_audio_consent)
+            await self.hub.shared_check(key, self._check_audio_consent)
 
     def _revoke(self, exc: RemixError) -> None:
         if self.revoked:
@@ -325,6 +358,8 @@ class LiveSession:
         interval = self.hub.config.consent_recheck_seconds
         while True:
             await asyncio.sleep(interval)
+            if self._unsaved:
+                self.save()
             if self.revoked:
                 continue
             try:
@@ -345,48 +380,67 @@ class LiveSession:
 
     # ------------------------------------------------------------------------------------------ audio
 
-    async def _audio_loop(self) -> None:
-        while True:
-            if not self.playing or self.revoked:
-                self._audio_wake.clear()
-                await self._audio_wake.wait()
-                continue
-            playhead = self.position()
-            if self._render_pos < playhead:  # fell behind (overloaded or paused): skip what was missed
-                self._render_pos = playhead
-            ahead = (self._render_pos - playhead) / self.tempo
-            if ahead > LEAD_SECONDS:
-                self._audio_wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._audio_wake.wait(), ahead - LEAD_SECONDS)
-                continue
-            window = chunk_window(self._render_pos, self.tempo, self.ctx.duration_seconds)
-            if window is None:  # end of the track: loop to the start without a gap
-                self._anchor_pos -= self._render_pos
-                self._render_pos = 0.0
-                continue
-            spec = spec_for_window(self.mix, window.start_seconds, window.length_seconds)
-            try:
-                await self._ensure_audio_consent()
-            except RemixError as exc:
-                self._revoke(exc)
-                continue
-            sequence = self.audio_sequence
-            self.audio_sequence += 1
-            self._render_pos = window.start_seconds + window.length_seconds
-            try:
-                chunk: AudioChunk = await self._loop.run_in_executor(self.hub.audio_pool, self._render, spec)
-            except RemixError as exc:
-                self._revoke(exc)
-                continue
-            if self.revoked:
-                continue
-            self.level = energy_to_level(chunk.energy)
-            self.outbox.audio(pack_frame(FrameKind.audio_wav, sequence, round(chunk.start_seconds * 1000), chunk.wav))
+    def next_chunk(self, now: float) -> tuple[ChunkJob, int, float] | None:
+        """The chunk to render now, if one is due: called by the mixer's dispatcher every tick.
 
-    def _render(self, spec: RemixSpec) -> AudioChunk:
-        stems = service.audio_service.decode_stems(self.hub.settings, self.ctx.stems, self.ctx.sample_rate)
-        return render_chunk(stems, spec, self.ctx.sample_rate)
+        A chunk is due once the playhead is within ``LEAD_SECONDS`` of its start; at most one is in flight.
+        """
+        if not self.playing or self.revoked or self._chunk_in_flight:
+            return None
+        playhead = self.position()
+        if self._render_pos < playhead:  # fell behind (mixers overloaded, or a chunk shed): skip what was missed
+            self.audio_skipped_seconds += playhead - self._render_pos
+            self._render_pos = playhead
+        if (self._render_pos - playhead) / self.tempo > LEAD_SECONDS:
+            return None
+        window = chunk_window(self._render_pos, self.tempo, self.ctx.duration_seconds)
+        if window is None:  # end of the track: loop to the start without a gap
+            self._anchor_pos -= self._render_pos
+            playhead -= self._render_pos
+            self._render_pos = 0.0
+            window = chunk_window(0.0, self.tempo, self.ctx.duration_seconds)
+            if window is None:
+                return None
+        try:
+            hit, _ = self.hub.consent.cached(self._consent_key())
+        except RemixError as exc:
+            self._revoke(exc)
+            return None
+        if not hit:  # ask in a thread; the chunk waits for the next tick
+            if self._consent_refresh is None or self._consent_refresh.done():
+                self._consent_refresh = self._loop.create_task(self._refresh_consent())
+            return None
+        sequence = self.audio_sequence
+        self.audio_sequence += 1
+        self._render_pos = window.start_seconds + window.length_seconds
+        self._chunk_in_flight = True
+        deadline = now + max(0.0, window.start_seconds - playhead) / self.tempo
+        job = ChunkJob(self._stem_files, self.ctx.sample_rate, self._mix_json, window.start_seconds,
+                       window.length_seconds)
+        return job, sequence, deadline
+
+    async def _refresh_consent(self) -> None:
+        try:
+            await self._ensure_audio_consent()
+        except RemixError as exc:
+            self._revoke(exc)
+        self.hub.mixer.wake()
+
+    def chunk_ready(self, sequence: int, result: AudioChunk | RemixError) -> None:
+        self._chunk_in_flight = False
+        if isinstance(result, RemixError):
+            self._revoke(result)
+            return
+        if self.revoked:  # rendered before the revocation: must not play after it
+            return
+        if self._starting and self.playing:
+            self._anchor_time, self._starting = self._loop.time(), False
+        self.level = energy_to_level(result.energy)
+        self.outbox.audio(pack_frame(FrameKind.audio_wav, sequence, round(result.start_seconds * 1000), result.wav))
+
+    def chunk_shed(self, sequence: int) -> None:
+        self._chunk_in_flight = False
+        self.audio_shed += 1
 
     # ------------------------------------------------------------------------------------------ visuals
 
@@ -433,6 +487,10 @@ class LiveSession:
         self.image_sequence += 1
         self.outbox.image(pack_frame(FrameKind.image_jpeg, sequence, round(self.position() * 1000), result.jpeg))
         self._frame_wanted.set()
+
+
+def _canonical(mix: dict[str, Any]) -> str:
+    return json.dumps(mix, sort_keys=True, separators=(",", ":"))
 
 
 def fresh_state(user_id: int, track_id: int) -> SavedSession:

@@ -1,0 +1,304 @@
+"""Live audio rendering for every session of the process: one dispatcher, a pool of low-priority mixer processes.
+
+Why processes, and why low priority: mixing a chunk is mostly Python and small-array numpy that holds the
+GIL. In a worker *thread* it took the GIL from the event loop every few milliseconds, so at a few hundred
+fans the acks queued behind rendering for seconds. In worker processes the event loop keeps its GIL, and
+the workers run at a lower CPU priority (``nice``), so the operating system gives the loop (control
+messages) the CPU first and the mixers whatever is left. When that is not enough for every fan in real
+time, audio degrades, never control: a chunk that waited in the queue past its playback time is *shed*
+(counted, reported to the fan in ``ping`` acks), never queued up.
+
+The dispatcher (:class:`AudioRenderer`) ticks every few milliseconds: it asks each playing session for its
+next chunk when the playhead is within the lead of it (at most one chunk in flight per session), merges
+identical chunks (same stems, mix and window: fans who play the same mix at the same spot share one
+render), sheds chunks that can no longer arrive in time, and hands the rest to the pool in batches (one
+inter-process round trip for many chunks). It also measures its own lateness: when the event loop runs
+late (it is busy answering control messages and sending media), it sends fewer chunks to render until the
+loop is on time again, so the media a loop has to send never grows past what it can carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from remix.errors import InvalidMedia, RemixError
+from remix.live.audio import AudioChunk, render_chunk, spec_for_window
+
+logger = logging.getLogger(__name__)
+
+# The mixer processes' niceness: the event loop (nice 0) always gets the CPU before them.
+WORKER_NICENESS = 10
+TICK_SECONDS = 0.01
+# A chunk still waiting for a mixer this long after its playback should have started is shed.
+SHED_AFTER_SECONDS = 0.05
+# Event-loop lateness (per tick) above which fewer chunks are sent to render.
+LOOP_LAG_TARGET_SECONDS = 0.008
+
+
+@dataclass(frozen=True)
+class StemFile:
+    name: str
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """Everything a mixer process needs to render one chunk (picklable, and hashable for sharing renders)."""
+
+    stems: tuple[StemFile, ...]
+    sample_rate: int
+    mix_json: str  # the live mix as canonical JSON
+    start_seconds: float
+    length_seconds: float
+
+
+def _worker_init() -> None:
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
+    # A mixer must not outlive its server (killed, crashed): once its parent is gone, it exits.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="live-mixer-watchdog", daemon=True).start()
+
+
+def render_jobs(jobs: Sequence[ChunkJob]) -> list[AudioChunk | RemixError]:
+    """Render a batch of chunks (in a mixer process); a stem that no longer decodes fails only its chunks."""
+    import json
+
+    from remix.audio.decode import StemDecodeError, process_cache
+
+    cache = process_cache()
+    results: list[AudioChunk | RemixError] = []
+    for job in jobs:
+        try:
+            stems = {}
+            for stem in job.stems:
+                try:
+                    stems[stem.name] = cache.get(stem.sha256, Path(stem.path), job.sample_rate)
+                except StemDecodeError as exc:
+                    raise InvalidMedia(f"stems.{stem.name}: the stored file of stem '{stem.name}' cannot be "
+                                       f"decoded ({exc}); its artist needs to upload it again") from exc
+            spec = spec_for_window(json.loads(job.mix_json), job.start_seconds, job.length_seconds)
+            results.append(render_chunk(stems, spec, job.sample_rate))
+        except RemixError as exc:
+            results.append(exc)
+    return results
+
+
+def _warm() -> int:
+    return os.getpid()
+
+
+_pools: dict[int, Executor] = {}
+_pools_lock = threading.Lock()
+
+
+def mixer_pool(workers: int) -> Executor:
+    """The process's pool of ``workers`` mixer processes (0: one thread, for platforms without processes).
+
+    Shared by every hub of the process (tests build many apps) and shut down when the process exits.
+    """
+    with _pools_lock:
+        pool = _pools.get(workers)
+        if pool is None:
+            if workers <= 0:
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-mixer")
+            else:
+                # forkserver: the mixers start from a clean process, not a fork of one holding threads and torch.
+                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
+                                           initializer=_worker_init)
+                for _ in range(workers):  # start them now, not when the first fan presses play
+                    pool.submit(_warm)
+            _pools[workers] = pool
+        return pool
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
+        _pools.clear()
+
+
+class ChunkClient(Protocol):
+    """A session as the dispatcher sees it."""
+
+    def next_chunk(self, now: float) -> tuple[ChunkJob, int, float] | None:
+        """``(job, sequence, deadline)`` if a chunk is due now (deadline: loop time its playback starts)."""
+
+    def chunk_ready(self, sequence: int, result: AudioChunk | RemixError) -> None: ...
+
+    def chunk_shed(self, sequence: int) -> None: ...
+
+
+@dataclass
+class _Pending:
+    job: ChunkJob
+    deadline: float
+    waiters: list[tuple[ChunkClient, int]] = field(default_factory=list)
+
+
+@dataclass
+class MixerStats:
+    rendered: int = 0  # distinct renders
+    delivered: int = 0  # chunks handed to sessions (a shared render counts once per session)
+    shared: int = 0  # chunks that rode along on another session's identical render
+    shed: int = 0  # chunks dropped before rendering: they could not have arrived in time
+    batches: int = 0
+    throttled_ticks: int = 0  # ticks on which the loop ran late and fewer chunks were sent to render
+    max_lag_ms: float = 0.0
+
+
+class AudioRenderer:
+    """The per-hub dispatcher of live audio chunks (see the module docstring)."""
+
+    def __init__(self, workers: int, *, max_batch: int = 16, tick: float = TICK_SECONDS) -> None:
+        self.workers = workers
+        self.max_batch = max_batch
+        self.tick = tick
+        self._pool: Executor | None = None
+        self._clients: dict[str, ChunkClient] = {}
+        self._queue: dict[ChunkJob, _Pending] = {}  # insertion order: oldest first
+        self._in_flight = 0
+        self._max_in_flight = max(1, workers) * 2  # one rendering and one waiting per mixer: no idle gaps
+        self._budget = float(self._max_in_flight)  # batches allowed in flight now (lowered when the loop is late)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.stats = MixerStats()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="live-mixer")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def register(self, session_id: str, client: ChunkClient) -> None:
+        self._clients[session_id] = client
+
+    def unregister(self, session_id: str) -> None:
+        self._clients.pop(session_id, None)
+
+    def wake(self) -> None:
+        """Look for due chunks now rather than at the next tick (play, seek, mix change, a chunk delivered)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._pool is None:
+            # Starting processes blocks for a while (a second on a busy machine): not on the event loop.
+            # Until they run, no session is asked for a chunk, so none is numbered and then shed.
+            self._pool = await asyncio.to_thread(mixer_pool, self.workers)
+        expected = loop.time() + self.tick
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(0.0, expected - loop.time()))
+            self._wake.clear()
+            now = loop.time()
+            lag = max(0.0, now - expected) if now >= expected else 0.0
+            if now >= expected:
+                self._adapt(lag)
+                expected = now + self.tick
+            try:
+                self._step(now)
+            except Exception:  # one broken session must not stop everyone's audio
+                logger.exception("live mixer step failed")
+
+    def _adapt(self, lag: float) -> None:
+        """Additive increase, multiplicative decrease of the batches in flight, steered by the loop's lateness."""
+        self.stats.max_lag_ms = max(self.stats.max_lag_ms, lag * 1000)
+        if lag > LOOP_LAG_TARGET_SECONDS:
+            self.stats.throttled_ticks += 1
+            self._budget = max(0.25, self._budget * 0.7)
+        else:
+            self._budget = min(float(self._max_in_flight), self._budget + 0.05)
+
+    def _step(self, now: float) -> None:
+        for client in list(self._clients.values()):
+            due = client.next_chunk(now)
+            if due is None:
+                continue
+            job, sequence, deadline = due
+            pending = self._queue.get(job)
+            if pending is None:
+                self._queue[job] = pending = _Pending(job, deadline)
+            else:
+                self.stats.shared += 1
+                pending.deadline = min(pending.deadline, deadline)
+            pending.waiters.append((client, sequence))
+        # Shed what can no longer play in time: sending it late would only delay the chunks after it.
+        for job in [j for j, p in self._queue.items() if now - p.deadline > SHED_AFTER_SECONDS]:
+            for client, sequence in self._queue.pop(job).waiters:
+                self.stats.shed += 1
+                client.chunk_shed(sequence)
+        while self._queue and self._in_flight < max(1, math.floor(self._budget)):
+            # Most urgent first (the queue is nearly in deadline order already; a batch is small).
+            batch = sorted(self._queue.values(), key=lambda p: p.deadline)[:self.max_batch]
+            for pending in batch:
+                del self._queue[pending.job]
+            self._submit(batch)
+
+    def _submit(self, batch: list[_Pending]) -> None:
+        assert self._pool is not None
+        self._in_flight += 1
+        self.stats.batches += 1
+        loop = asyncio.get_running_loop()
+        future: Future[list[AudioChunk | RemixError]] = self._pool.submit(render_jobs, [p.job for p in batch])
+
+        def done(_: Future[list[AudioChunk | RemixError]]) -> None:
+            loop.call_soon_threadsafe(self._deliver, batch, future)
+
+        future.add_done_callback(done)
+
+    def _deliver(self, batch: list[_Pending], future: Future[list[AudioChunk | RemixError]]) -> None:
+        self._in_flight -= 1
+        try:
+            results: Sequence[AudioChunk | RemixError | None] = future.result()
+        except Exception:  # a mixer died (killed, out of memory): those chunks are lost, the next ones are not
+            logger.exception("live mixer batch failed")
+            results = [None] * len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            if result is not None:
+                self.stats.rendered += 1
+            for client, sequence in pending.waiters:
+                try:
+                    if result is None:
+                        client.chunk_shed(sequence)
+                    else:
+                        self.stats.delivered += 1
+                        client.chunk_ready(sequence, result)
+                except Exception:
+                    logger.exception("live chunk delivery failed")
+        self._wake.set()
+
+    def snapshot(self) -> dict[str, Any]:
+        s = self.stats
+        return {"rendered": s.rendered, "delivered": s.delivered, "shared": s.shared, "shed": s.shed,
+                "batches": s.batches, "throttled_ticks": s.throttled_ticks, "max_lag_ms": round(s.max_lag_ms, 1),
+                "queued": len(self._queue), "in_flight": self._in_flight, "budget": round(self._budget, 2),
+                "time": time.time()}
