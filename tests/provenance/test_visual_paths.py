@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from typing import Any
 
 import numpy as np
@@ -86,3 +88,13 @@ def test_forged_truncated_and_foreign_images(world: World) -> None:
     response = verify(world, truncated, "half.png")
     assert response.status_code == 422 and response.json()["error"] == "InvalidMedia"
     assert verify(world, b"%PDF-1.7 not media", "doc.pdf").json()["error"] == "UnsupportedMedia"
+
+    # A few hundred bytes that claim 40 000 × 40 000 pixels: refused before anything is decoded.
+    header = struct.pack(">IIBBBBB", 40_000, 40_000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", zlib.compress(bytes(512)))
+    response = verify(world, bomb + png_chunk(b"IEND", b""), "bomb.png")
+    assert response.status_code == 422 and "pixels" in response.json()["detail"]
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
