@@ -39,12 +39,17 @@ FRAME_STREAM = "remix:render:frames"
 WORKER_GROUP = "render-workers"
 REPLY_PREFIX = "remix:render:reply:"
 CLAIM_IDLE_MS = 600  # a worker silent this long on an entry is taken to be dead
-REPLY_TIMEOUT_S = 10.0  # longer than a claim plus a render: a lost worker costs one late batch, not a session
+REPLY_TIMEOUT_S = 30.0  # far longer than a claim plus a render: a dead worker costs a late batch, not a session
 STREAM_MAX_LEN = 10_000
+SEND_ATTEMPTS = 2  # sent again once: only an entry lost with a Redis that kept no data needs it
 
 
 class RenderFailed(RuntimeError):
-    """No worker answered a frame batch in time, or the worker refused it."""
+    """A worker refused a frame batch (the model is no longer live, the render raised)."""
+
+
+class RenderTimedOut(RenderFailed):
+    """No worker answered a frame batch in time (none alive, or all far behind)."""
 
 
 def encode_requests(requests: Sequence[FrameRequest]) -> bytes:
@@ -113,13 +118,16 @@ class RedisFrameRenderer:
     def __call__(self, model_key: Hashable, requests: Sequence[FrameRequest]) -> Sequence[FrameResult]:
         job = secrets.token_hex(12)
         reply = REPLY_PREFIX + job
-        self.client.xadd(FRAME_STREAM, {"job": job, "model": str(model_key), "reply": reply,
-                                        "requests": encode_requests(requests)},
-                         maxlen=STREAM_MAX_LEN, approximate=True)
+        entry_id = self.client.xadd(FRAME_STREAM, {"job": job, "model": str(model_key), "reply": reply,
+                                                   "requests": encode_requests(requests)},
+                                    maxlen=STREAM_MAX_LEN, approximate=True)
+        # Wait on this entry's own reply: a worker that dies holding it is replaced by one that claims it, so
+        # sending it again would only render it twice.
         answer = self.client.blpop([reply], timeout=self.reply_timeout)
         if answer is None:
+            self.client.xdel(FRAME_STREAM, entry_id)  # nobody renders a batch nobody waits for any more
             self._count("timeout")
-            raise RenderFailed(f"no render worker answered frame batch {job} within {self.reply_timeout:g} s")
+            raise RenderTimedOut(f"no render worker answered frame batch {job} within {self.reply_timeout:g} s")
         payload = bytes(answer[1])  # type: ignore[arg-type]  # a bytes client (no decode_responses)
         if payload.startswith(b"error:"):
             self._count("refused")
@@ -141,4 +149,11 @@ class WorkerRenderedHub(LiveHub):
         self.renderer = renderer
 
     def _render_batch(self, model_key: Hashable, requests: Sequence[FrameRequest]) -> Sequence[FrameResult]:
-        return self.renderer(model_key, requests)
+        # A batch that fails gets no frame delivered, and a fan's visuals wait for their last frame before asking
+        # for the next: so while no worker answers, frames pause (a minute) rather than the batch being dropped.
+        for attempt in range(1, SEND_ATTEMPTS + 1):
+            try:
+                return self.renderer(model_key, requests)
+            except RenderTimedOut:
+                logger.warning("frame batch timed out (attempt %d of %d); sending it again", attempt, SEND_ATTEMPTS)
+        raise RenderTimedOut(f"no render worker answered in {SEND_ATTEMPTS} attempts")

@@ -13,13 +13,17 @@ import logging
 import os
 import signal
 import socket
+import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
 import redis
+from sqlalchemy import select
 
 from remix.config import Settings
 from remix.db import make_engine, make_sessionmaker
@@ -68,9 +72,29 @@ class FrameWorker:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    def warm(self, limit: int = 8) -> list[int]:
+        """Load the newest live visual models before taking work, so a fresh worker's first frames are not
+        seconds late (and its first batches are not claimed away while it loads)."""
+        from remix.visuals.models import VisualModel, VisualModelStatus
+
+        with self.factory() as session:
+            ids = list(session.scalars(select(VisualModel.id).where(VisualModel.status == VisualModelStatus.live)
+                                       .order_by(VisualModel.id.desc()).limit(limit)))
+        loaded = []
+        for model_id in ids:
+            try:
+                self._pipeline(model_id)
+                loaded.append(model_id)
+            except Exception:  # a broken model must not keep the worker from serving the others
+                logger.exception("could not preload visual model %s", model_id)
+        return loaded
+
     def run(self) -> None:
         signal.signal(signal.SIGTERM, self._stop)
-        logger.info("render worker %s consuming %s", self.name, FRAME_STREAM)
+        import torch  # noqa: F401  (imported before taking work: the first import takes seconds)
+
+        loaded = self.warm()
+        logger.info("render worker %s consuming %s (models loaded: %s)", self.name, FRAME_STREAM, loaded)
         while not self.stopping:
             try:
                 self.ensure_group()
@@ -96,17 +120,46 @@ class FrameWorker:
                                                count=self.max_batch - len(raw), block=None if raw else self.block_ms)
             for _, entries in read or []:
                 raw.extend(entries)
-        entries = [self._parse(entry_id, fields) for entry_id, fields in raw if fields]
-        groups: dict[tuple[int, int], list[_Entry]] = defaultdict(list)
-        for entry in entries:
-            if entry.requests:
-                groups[(entry.model_id, entry.requests[0].steps)].append(entry)
-        for (model_id, _), group in groups.items():
-            self._render_group(model_id, group)
+        if raw:
+            logger.debug("took %d frame batch(es)", len(raw))
+        ids = [entry_id for entry_id, _ in raw]
+        with self._keep_claimed(ids):
+            entries = [self._parse(entry_id, fields) for entry_id, fields in raw if fields]
+            groups: dict[tuple[int, int], list[_Entry]] = defaultdict(list)
+            for entry in entries:
+                if entry.requests:
+                    groups[(entry.model_id, entry.requests[0].steps)].append(entry)
+            for (model_id, _), group in groups.items():
+                self._render_group(model_id, group)
         if raw:
             self.client.xack(FRAME_STREAM, WORKER_GROUP, *[entry_id for entry_id, _ in raw])
             self.client.xdel(FRAME_STREAM, *[entry_id for entry_id, _ in raw])
         return len(raw)
+
+    @contextmanager
+    def _keep_claimed(self, ids: list[bytes]) -> Iterator[None]:
+        """While rendering (a first model load takes seconds), keep resetting our entries' idle time, so only a
+        worker that stopped — not one that is slow — has its entries claimed by another."""
+        stop = threading.Event()
+        claimed: Any = list(ids)  # redis-py's stub types message_ids as a 1-tuple
+
+        def beat() -> None:
+            while not stop.wait(CLAIM_IDLE_MS / 3000):
+                try:
+                    self.client.xclaim(FRAME_STREAM, WORKER_GROUP, self.name, min_idle_time=0, message_ids=claimed,
+                                       justid=True)
+                except redis.RedisError:
+                    logger.debug("heartbeat failed", exc_info=True)
+
+        thread = threading.Thread(target=beat, name="render-heartbeat", daemon=True)
+        if ids:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if ids:
+                thread.join(1)
 
     def _parse(self, entry_id: bytes, fields: dict[bytes, bytes]) -> _Entry:
         return _Entry(entry_id, fields[b"job"].decode(), int(fields[b"model"]), fields[b"reply"].decode(),
@@ -114,6 +167,7 @@ class FrameWorker:
 
     def _render_group(self, model_id: int, group: list[_Entry]) -> None:
         requests = [r for entry in group for r in entry.requests]
+        started = time.perf_counter()
         try:
             pipeline = self._pipeline(model_id)
             results = render_frames(pipeline, requests)
@@ -128,7 +182,8 @@ class FrameWorker:
             count = len(entry.requests)
             self._reply(entry.reply, encode_results(results[offset:offset + count]))
             offset += count
-        logger.debug("rendered %d frames for %d batch(es) of model %s", len(results), len(group), model_id)
+        logger.debug("rendered %d frames for %d batch(es) of model %s in %.0f ms", len(results), len(group), model_id,
+                     (time.perf_counter() - started) * 1000)
 
     def _reply(self, key: str, payload: bytes) -> None:
         pipe = self.client.pipeline(transaction=False)
