@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import stripe
 from playwright.sync_api import Page, expect
 
 from remix.auth.models import User
@@ -19,8 +21,8 @@ from remix.commerce.ledger import period_of
 from remix.commerce.models import PayeeRole
 from remix.db import utcnow
 from remix.demo.media import DemoAlbumMedia
-from tests.browser.support import LiveServer, log_in, shot
-from tests.commerce.conftest import payment_succeeded, stripe_signature
+from tests.browser.support import PASSWORD, LiveServer, log_in, shot
+from tests.commerce.conftest import dispute, new_id, payment_succeeded, refund_created, stripe_signature
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +31,12 @@ SPEC = {"stems": {"soprano": {"gain_db": -3.0}}, "window": {"start_seconds": 0.0
 
 
 @pytest.fixture(scope="module", autouse=True)
-def shop(live_server: LiveServer, chorale: DemoAlbumMedia) -> None:
+def shop(live_server: LiveServer, chorale: DemoAlbumMedia, localstripe: str) -> None:
     """"Steam Rising" with stems and a sell_extended grant, two payees, a split sheet the artist accepted
     (waiting for finance), and a price."""
     app, settings = live_server.app, live_server.settings
     app.state.commerce_settings = CommerceSettings(stripe_api_key="sk_test_browser", render_on_payment=False,
-                                                   stripe_webhook_secret=WEBHOOK_SECRET)
+                                                   stripe_api_base=localstripe, stripe_webhook_secret=WEBHOOK_SECRET)
     track_id = live_server.ids["track"]
     with app.state.sessionmaker.begin() as session:
         artist = session.get(User, live_server.ids["user_artist"])
@@ -55,6 +57,15 @@ def shop(live_server: LiveServer, chorale: DemoAlbumMedia) -> None:
         splits.set_product(session, finance, track_id, "full_length", 999, "EUR", 365, "Personal use.", True)
 
 
+def deliver(live_server: LiveServer, event: dict[str, Any]) -> None:
+    """Post a Stripe event, signed as Stripe signs it, to the running server's webhook."""
+    body = json.dumps(event).encode()
+    response = httpx.post(live_server.url("/api/commerce/stripe/webhook"), content=body,
+                          headers={"Stripe-Signature": stripe_signature(body, WEBHOOK_SECRET),
+                                   "Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["status"] == "processed", response.text
+
+
 def sell(live_server: LiveServer, number: int = 1) -> str:
     """A fan's order, paid: Stripe's signed ``payment_intent.succeeded`` posted to the running server."""
     payment_intent = f"pi_browser_test_{number:04d}"
@@ -66,11 +77,7 @@ def sell(live_server: LiveServer, number: int = 1) -> str:
                                   f"browserorder{number:04d}")
         order.payment_intent_id = payment_intent
         public_id = order.public_id
-    body = json.dumps(payment_succeeded(payment_intent, 999, "EUR")).encode()
-    response = httpx.post(live_server.url("/api/commerce/stripe/webhook"), content=body,
-                          headers={"Stripe-Signature": stripe_signature(body, WEBHOOK_SECRET),
-                                   "Content-Type": "application/json"})
-    assert response.status_code == 200 and response.json()["status"] == "processed", response.text
+    deliver(live_server, payment_succeeded(payment_intent, 999, "EUR"))
     return public_id
 
 
@@ -171,3 +178,44 @@ def test_artist_accepts_a_split_sheet_sets_prompt_rules_and_reads_their_statemen
     expect(row).to_contain_text(f"€{line.closing / 100:.2f}")  # the same figure finance's statement shows
     expect(mine).not_to_contain_text("Morning Records")  # only the artist's own payees
     shot(page, "artist-statement")
+
+
+def test_finance_refunds_part_of_an_order_and_sees_a_dispute(page: Page, live_server: LiveServer,
+                                                               localstripe: str) -> None:
+    with live_server.app.state.sessionmaker.begin() as session:  # sales open, whichever tests ran before
+        finance = session.get(User, live_server.ids["user_finance"])
+        for sheet in splits.repository.split_sheets_for_track(session, live_server.ids["track"]):
+            if sheet.status.value == "accepted":
+                splits.approve_split_sheet(session, finance, sheet.id)
+    # A real test-mode payment: the fan's order confirmed with Stripe's test card at localstripe.
+    with httpx.Client(base_url=live_server.base_url) as fan:
+        token = fan.post("/api/auth/login", json={"email": "fan@test.example", "password": PASSWORD}).json()["token"]
+        r = fan.post("/api/orders", headers={"Authorization": f"Bearer {token}"},
+                     json={"track_id": live_server.ids["track"], "spec": {**SPEC, "tempo": 1.5},
+                           "payment_method": "pm_card_visa"})
+    assert r.status_code == 201, r.text
+    order, pi = r.json()["order"], r.json()["order"]["payment_intent_id"]
+    deliver(live_server, payment_succeeded(pi, 999, "EUR"))
+
+    log_in(page, "finance")
+    table = page.get_by_role("region", name="Refunds and disputes").get_by_role("table", name="Orders")
+    row = table.get_by_role("row").filter(has_text=order["public_id"][:8])
+    row.get_by_role("button", name=f"Refund order {order['public_id'][:8]}").click()
+    dialog = page.get_by_role("dialog", name="Refund")
+    expect(dialog).to_contain_text("€9.99 can still be refunded")
+    dialog.get_by_label("Amount in minor units (EUR); empty for the full amount").fill("300")
+    dialog.get_by_role("button", name="Refund", exact=True).click()
+    expect(page.get_by_role("status")).to_contain_text("Refund requested")
+
+    # Stripe confirms the refund it made (its id, from localstripe), then the fan's bank opens a dispute.
+    client = stripe.StripeClient("sk_test_browser", base_addresses={"api": localstripe})
+    [refund] = [x for x in client.v1.refunds.list().data if x.payment_intent == pi]
+    assert refund.amount == 300
+    deliver(live_server, refund_created(pi, 300, "EUR", refund.id))
+    deliver(live_server, dispute("charge.dispute.created", new_id("dp"), pi, 699, "EUR", "needs_response"))
+    page.reload()
+    row = page.get_by_role("table", name="Orders").get_by_role("row").filter(has_text=order["public_id"][:8])
+    expect(row).to_contain_text("€3.00")  # refunded; a partial refund keeps the licence …
+    expect(row).to_contain_text("€6.99 open")  # … but an open dispute suspends it
+    expect(row).to_contain_text("suspended")
+    shot(page, "finance-refunds")
