@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -62,10 +63,26 @@ def change_tempo_and_key(audio: Audio, sample_rate: int, tempo: float, semitones
         return audio
     factor = pitch_factor(semitones)
     stretch_rate = tempo / factor  # the vocoder's speed-up; 1 means no time change is needed
-    stretched = audio if math.isclose(stretch_rate, 1.0, rel_tol=1e-12) else time_stretch(audio, stretch_rate)
-    if semitones:
-        stretched = soxr.resample(stretched, sample_rate * factor, sample_rate, quality="HQ")
-    return fit_length(np.ascontiguousarray(stretched, dtype=np.float32), target)
+    if math.isclose(stretch_rate, 1.0, rel_tol=1e-12):
+        segments: Iterator[Audio] = iter([audio])
+    else:
+        segments = time_stretch_segments(audio, stretch_rate)
+    if not semitones:
+        return fit_length(_joined(list(segments), audio.shape[1]), target)
+    # The resampler takes each stretched segment as soon as the vocoder finishes it, so on two cores it runs
+    # while the vocoder's threads work on the next blocks. soxr's stream gives the same samples as one call.
+    stream = soxr.ResampleStream(sample_rate * factor, sample_rate, audio.shape[1], dtype="float32", quality="HQ")
+    parts = [stream.resample_chunk(segment) for segment in segments]
+    parts.append(stream.resample_chunk(np.zeros((0, audio.shape[1]), dtype=np.float32), last=True))
+    return fit_length(_joined(parts, audio.shape[1]), target)
+
+
+def _joined(parts: list[Audio], channels: int) -> Audio:
+    if len(parts) == 1:
+        return np.ascontiguousarray(parts[0], dtype=np.float32)
+    if not parts:
+        return np.zeros((0, channels), dtype=np.float32)
+    return np.concatenate(parts).astype(np.float32, copy=False)
 
 
 def fit_length(audio: Audio, frames: int) -> Audio:
@@ -89,12 +106,18 @@ class _Block:
 
 
 def time_stretch(audio: Audio, rate: float) -> Audio:
-    """Play ``audio`` ``rate`` times as fast without changing its pitch: ``round(frames / rate)`` frames out.
+    """Play ``audio`` ``rate`` times as fast without changing its pitch: ``round(frames / rate)`` frames out."""
+    return _joined(list(time_stretch_segments(audio, rate)), audio.shape[1])
+
+
+def time_stretch_segments(audio: Audio, rate: float) -> Iterator[Audio]:
+    """:func:`time_stretch` as consecutive ``(frames, channels)`` segments, each yielded once it is final.
 
     Output frames are processed in blocks of ``BLOCK_STEPS``: analysis and synthesis of the blocks run on
     two threads (numpy and the FFT release the GIL), while the phase recursion, which must see the
     blocks in order, runs between them. Blocks are fixed by the input length alone and summed in order,
-    so the result does not depend on thread timing.
+    so the result does not depend on thread timing. Once a block is added, every sample before the next
+    block's first one is complete and is yielded; the threads keep working while the caller uses it.
     """
     frames = audio.shape[0]
     out_frames = round(frames / rate)
@@ -118,6 +141,9 @@ def time_stretch(audio: Audio, rate: float) -> Audio:
     analyses: deque[Future[_Block]] = deque()
     syntheses: deque[tuple[int, Future[npt.NDArray[np.float32]]]] = deque()
     queued = 0
+    first_out = round(lead_out)
+    end_out = first_out + out_frames
+    emitted = first_out
 
     def add_oldest_synthesis() -> None:
         # Blocks are added in order, so the float sums (and the output bits) never depend on thread timing.
@@ -125,6 +151,11 @@ def time_stretch(audio: Audio, rate: float) -> Audio:
         audio_block = future.result()
         offset = first_step * HOP
         out[:, offset:offset + audio_block.shape[1]] += audio_block
+
+    def segment(upto: int) -> Audio:
+        samples = np.ascontiguousarray(out[:, emitted:upto].T)
+        samples /= _OLA_GAIN
+        return samples
 
     current: npt.NDArray[np.complex64] | None = None
     while queued < len(blocks) or analyses:
@@ -137,13 +168,15 @@ def time_stretch(audio: Audio, rate: float) -> Audio:
         syntheses.append((block.steps.start, pool.submit(_synthesise, block, rotation)))
         while len(syntheses) > BLOCKS_IN_FLIGHT:
             add_oldest_synthesis()
+            # No block still to be added writes before the oldest one waiting: everything earlier is final.
+            final = min(syntheses[0][0] * HOP, end_out)
+            if final > emitted:
+                yield segment(final)
+                emitted = final
     while syntheses:
         add_oldest_synthesis()
-    out /= _OLA_GAIN
-    start = round(lead_out)
-    return np.ascontiguousarray(out[:, start:start + out_frames].T)
-
-
+    if end_out > emitted:
+        yield segment(end_out)
 _pool: ThreadPoolExecutor | None = None
 
 
