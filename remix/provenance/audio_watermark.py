@@ -52,6 +52,7 @@ DATA_SYMBOLS = (ID_BITS + CRC_BITS + CODE_MEMORY) * 2
 PACKET_SYMBOLS = SYNC_SYMBOLS + DATA_SYMBOLS
 PACKET_SECONDS = PACKET_SYMBOLS * SYMBOL_SAMPLES / RATE
 DEFAULT_STRENGTH = 0.10
+MIN_SECONDS = N_FFT * 4 / RATE  # the shortest audio that can carry a watermark at all (0.256 s)
 WHITEN_GROUPS = 5
 
 # Detection grid: 8 ms analysis hop; tempo factors cover a ±5 % change with margin.
@@ -186,7 +187,7 @@ def watermark_signal(audio: npt.NDArray[np.floating], sample_rate: int, watermar
     """The mono watermark to add (at ``sample_rate``) to every channel of ``audio``."""
     x = to_analysis_rate(audio, sample_rate)
     if len(x) < N_FFT * 4:
-        raise AudioWatermarkError("audio is too short to carry a watermark (needs at least 0.3 s)")
+        raise AudioWatermarkError(f"audio is too short to carry a watermark (needs at least {MIN_SECONDS:.3f} s)")
     padded = np.concatenate([np.zeros(HOP, np.float32), x, np.zeros(N_FFT, np.float32)])
     spectrum = _stft(padded, HOP, _WINDOW)
     signs = coded_signs(watermark_id)

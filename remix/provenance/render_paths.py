@@ -24,10 +24,12 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from remix.audio.errors import RemixSpecRejected
 from remix.catalog.consent import check_use
 from remix.catalog.models import Scope
 from remix.commerce.models import License, Order
 from remix.config import Settings
+from remix.provenance import audio_watermark
 from remix.provenance.media import AudioFormat, ImageFormat
 from remix.provenance.service import AudioEncoder, RenderFacts, StampedOutput, stamp_audio_render, stamp_image
 from remix.visuals.models import VisualModel
@@ -56,8 +58,13 @@ def stamp_clip(session: Session, settings: Settings, *, user_id: int, track_id: 
     """Stamp a clip from ``POST /api/tracks/{id}/clip``.
 
     A free clip (``download_clip``) carries no licence; a longer render a fan bought (``sell_extended``,
-    checked against the entitlement before rendering) carries the licence sold for that spec.
+    checked against the entitlement before rendering) carries the licence sold for that spec. A clip shorter
+    than the watermark's minimum (0.256 s) is refused, naming ``window.length_seconds``.
     """
+    seconds = len(audio) / sample_rate
+    if seconds < audio_watermark.MIN_SECONDS:
+        raise RemixSpecRejected(f"window.length_seconds: the clip would last {seconds:.3f} s; a downloaded clip must "
+                                f"last at least {audio_watermark.MIN_SECONDS:.3f} s to carry its provenance watermark")
     licence = licence_for(session, user_id, track_id, spec_hash) if scope == Scope.sell_extended else None
     facts = RenderFacts(purpose="paid_render" if scope == Scope.sell_extended else "clip", user_id=user_id,
                         track_id=track_id, album_id=album_id, spec_hash=spec_hash, grant_ids=tuple(grant_ids),

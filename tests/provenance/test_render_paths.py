@@ -70,6 +70,16 @@ def test_free_clip_is_stamped_and_its_copies_are_traced(world: World, catalog_tr
     assert report["takedown_eligible"] is True and report["evidence"]["manifest"]["state"] == "tampered"
 
 
+def test_clip_too_short_to_carry_a_watermark_is_refused_naming_the_field(
+        world: World, catalog_track: tuple[int, list[int]]) -> None:
+    track_id, _ = catalog_track
+    response = world.client.post(f"/api/tracks/{track_id}/clip", json={"window": {"length_seconds": 0.2}},
+                                 headers=world.headers("fan"))
+    assert response.status_code == 422 and response.json()["error"] == "RemixSpecRejected"
+    assert response.json()["detail"].startswith("window.length_seconds") and "0.256 s" in response.json()["detail"]
+    assert clip(world, track_id, {"window": {"length_seconds": 0.3}}, "wav").headers["x-remix-render-id"]
+
+
 def test_opus_clip_sidecar_is_served_to_its_fan_and_checked(world: World,
                                                              catalog_track: tuple[int, list[int]]) -> None:
     track_id, _ = catalog_track
