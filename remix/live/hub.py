@@ -32,7 +32,7 @@ class LiveConfig:
     consent_recheck_seconds: float = 1.0
     # Mixer processes (low CPU priority, see remix.live.mixer); 0 mixes in one thread of the server process.
     audio_workers: int = max(1, (os.cpu_count() or 2) - 1)
-    audio_batch: int = 16
+    audio_batch: int = 48  # chunks per round trip to a mixer: bigger batches when the mixers fall behind
     prompts_per_second: float = 2.0
     prompt_burst: float = 4.0
     messages_per_second: float = 50.0

@@ -4,7 +4,7 @@ Why processes, and why low priority: mixing a chunk is mostly Python and small-a
 GIL. In a worker *thread* it took the GIL from the event loop every few milliseconds, so at a few hundred
 fans the acks queued behind rendering for seconds. In worker processes the event loop keeps its GIL, and
 the workers run at a lower CPU priority (``nice``), so the operating system gives the loop (control
-messages) the CPU first and the mixers whatever is left. When that is not enough for every fan in real
+messages) the larger share of a contended core. When that is not enough for every fan in real
 time, audio degrades, never control: a chunk that waited in the queue past its playback time is *shed*
 (counted, reported to the fan in ``ping`` acks), never queued up.
 
@@ -39,8 +39,9 @@ from remix.live.audio import AudioChunk, render_chunk, spec_for_window
 
 logger = logging.getLogger(__name__)
 
-# The mixer processes' niceness: the event loop (nice 0) always gets the CPU before them.
-WORKER_NICENESS = 10
+# The mixer processes' niceness: where they compete with the event loop (nice 0) for a core, the loop gets
+# three times their share. Not more: on a machine shared with other work, a nicer mixer starves outright.
+WORKER_NICENESS = 5
 TICK_SECONDS = 0.01
 # A chunk still waiting for a mixer this long after its playback should have started is shed.
 SHED_AFTER_SECONDS = 0.05
@@ -185,6 +186,7 @@ class AudioRenderer:
         self._budget = float(self._max_in_flight)  # batches allowed in flight now (lowered when the loop is late)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._logged = 0.0
         self.stats = MixerStats()
 
     def start(self) -> None:
@@ -224,6 +226,9 @@ class AudioRenderer:
             if now >= expected:
                 self._adapt(lag)
                 expected = now + self.tick
+            if now - self._logged > 5.0 and logger.isEnabledFor(logging.DEBUG):
+                self._logged = now
+                logger.debug("live mixer: %d sessions, %s", len(self._clients), self.snapshot())
             try:
                 self._step(now)
             except Exception:  # one broken session must not stop everyone's audio
