@@ -140,6 +140,51 @@ def bench_short_clips(mixes: list[Audio], per_length: int, rng: np.random.Genera
             print(f"| {seconds:.0f} s | {hits}/{per_length} ({100 * hits / per_length:.0f} %) |")
 
 
+def bench_stamping_cost(mixes: list[Audio], runs: int) -> None:
+    """What stamping adds to a 30 s clip download: watermark embedding and C2PA signing, against the MP3 encode."""
+    import io
+    import statistics
+
+    from PIL import Image
+
+    from remix.audio.encode import encode_mp3
+    from remix.provenance.keys import SigningCredentials, generate_local_credentials
+    from remix.provenance.manifest import embed_c2pa
+
+    ca, chain, key = generate_local_credentials()
+    credentials = SigningCredentials(chain, key, ca, locally_generated=True)
+    clip = mixes[0][: 30 * RATE]
+    assertion = {"render_id": "bench", "watermark_id": 1}
+
+    def median_seconds(action: Callable[[], object]) -> float:
+        times = []
+        for _ in range(runs):
+            began = time.perf_counter()
+            action()
+            times.append(time.perf_counter() - began)
+        return statistics.median(times)
+
+    mp3 = encode_mp3(clip, RATE, bitrate_kbps=192)
+    frame = np.asarray(Image.fromarray(np.zeros((256, 256, 3), np.uint8) + 128).convert("RGB"))
+    png = io.BytesIO()
+    Image.fromarray(frame).save(png, format="PNG")
+    rows = [
+        ("MP3 192k encode of a 30 s clip (the peer: work a clip does anyway)",
+         median_seconds(lambda: encode_mp3(clip, RATE, bitrate_kbps=192))),
+        ("audio watermark embed, 30 s", median_seconds(lambda: audio_watermark.embed(clip, RATE, 0xABCDEF))),
+        ("C2PA sign + embed in the 30 s MP3",
+         median_seconds(lambda: embed_c2pa(mp3, "mp3", assertion, credentials, generated=False))),
+        ("image watermark embed, 256×256 frame", median_seconds(lambda: image_watermark.embed(frame, 0xABCDEF))),
+        ("C2PA sign + embed in the 256×256 PNG",
+         median_seconds(lambda: embed_c2pa(png.getvalue(), "png", assertion, credentials, generated=True))),
+    ]
+    print(f"\n### What stamping costs (median of {runs})\n")
+    print("| step | ms |")
+    print("|---|---:|")
+    for name, seconds in rows:
+        print(f"| {name} | {1000 * seconds:.1f} |")
+
+
 def bench_images(count: int, unmarked: int, rng: np.random.Generator) -> None:
     import cv2
     from skimage import data as skd
@@ -224,13 +269,16 @@ def main() -> None:
     parser.add_argument("--unmarked-images", type=int, default=1000)
     parser.add_argument("--excerpts", type=int, default=12)
     parser.add_argument("--media-dir", type=Path, default=Path("var/demo-media"))
-    parser.add_argument("--sections", default="images,fingerprints,short-clips,audio,audio-fp",
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per step in the stamping-cost table")
+    parser.add_argument("--sections", default="stamping,images,fingerprints,short-clips,audio,audio-fp",
                         help="comma-separated tables to print (default: all)")
     args = parser.parse_args()
     rng = np.random.default_rng(2026)
     mixes = full_mixes(args.media_dir)
     sections = set(args.sections.split(","))
     # Quick tables first: the audio false-positive search (a full tempo sweep per excerpt) takes longest.
+    if "stamping" in sections:
+        bench_stamping_cost(mixes, args.runs)
     if "images" in sections:
         bench_images(args.images, args.unmarked_images, rng)
     if "fingerprints" in sections:
