@@ -249,11 +249,13 @@ class OperatorBase:
     def _add(self, adapter: LoraAdapter) -> None:
         from peft import set_peft_model_state_dict
 
-        with warnings.catch_warnings():
+        # Adapters are attached on first use, i.e. inside a render's inference mode; their parameters must still
+        # be ordinary tensors, because peft later toggles requires_grad on them (e.g. when another is deleted).
+        with torch.inference_mode(False), warnings.catch_warnings():
             # peft warns that a second adapter makes a multi-adapter model: that is the point here.
             warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
             self.unet.add_adapter(adapter.peft_config(), adapter_name=adapter.name)
-        result = set_peft_model_state_dict(self.unet, adapter.weights, adapter_name=adapter.name)
+            result = set_peft_model_state_dict(self.unet, adapter.weights, adapter_name=adapter.name)
         unexpected = list(getattr(result, "unexpected_keys", []) or [])
         if unexpected:
             self.unet.delete_adapters(adapter.name)
@@ -270,9 +272,11 @@ class OperatorBase:
             if name not in self._loaded:
                 return
             del self._loaded[name]
-            if self._active == name:
-                self._active = None
-            self.unet.delete_adapters(name)
+            # peft may switch the layers to another adapter when deleting: the next call re-applies its own.
+            self._active = _UNKNOWN
+            with torch.inference_mode(False), warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Adapter .* was active which is now deleted")
+                self.unet.delete_adapters(name)
 
     def activate(self, adapter: LoraAdapter | None) -> None:
         """Make ``adapter`` the UNet's only active adapter (None: the bare base). Call with :attr:`lock` held."""
@@ -298,6 +302,7 @@ class OperatorBase:
         return LoraArtworkPipeline(self, adapter)
 
 
+_UNKNOWN = "\x00unknown"  # no adapter name: forces the next activate() to set the layers' state again
 _BASES: dict[str, OperatorBase] = {}
 _BASES_LOCK = threading.Lock()
 

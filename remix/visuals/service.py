@@ -404,6 +404,12 @@ def import_trained_model(session: Session, settings: Settings, actor: User | Non
         raise BadRequest(f"{source_dir} is not a complete, unaltered trained model: {exc}") from exc
     from remix.visuals.manifest import manifest_hash
 
+    if manifest.get("base") == VisualBase.lora.value:  # an adapter is only ever used on the base it was trained on
+        trained_on = manifest.get("base_pipeline", {})
+        configured = base_identity(settings.visual_base_dir)
+        if trained_on.get("sha256") != configured.sha256:
+            raise BadRequest(f"this LoRA was trained on base '{trained_on.get('dir_name')}', not on the base in "
+                             f"REMIX_VISUAL_BASE_DIR ('{configured.dir_name}', sha256 {configured.sha256[:12]}…)")
     by_hash = {a.sha256: a for a in catalog_repository.album_artwork(session, album_id)}
     listed = manifest.get("training_data", [])
     missing = [d["sha256"][:12] for d in listed if d["sha256"] not in by_hash]

@@ -14,6 +14,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from remix.config import Settings
+from remix.errors import BadRequest
 from remix.live.visual import FrameRequest, embed_prompt, render_frames
 from remix.visuals import lora
 from remix.visuals import service as visuals
@@ -116,6 +117,8 @@ def test_adapters_swap_per_artist_on_one_base_without_reloading_it(tiny_base_dir
     assert following == frame(alpha, image=previous, strength=0.5, seed=4)
     assert following != previous.resize((64, 64)).tobytes()
 
+    frame(beta)
+    frame(bare)  # the layers still hold beta as their adapter while the bare base renders
     base.drop_adapter("test_beta")  # a withdrawn model's adapter leaves the base…
     assert "test_beta" not in base.adapter_names
     assert frame(alpha) == alpha_first  # …without disturbing the others
@@ -196,7 +199,7 @@ def test_lora_training_is_refused_without_a_usable_base(world: World, settings: 
     assert r.json() == []  # nothing half-written
 
 
-def test_lora_models_whole_path_two_artists_one_base(world: World, tiny_base_dir: Path) -> None:
+def test_lora_models_whole_path_two_artists_one_base(world: World, tiny_base_dir: Path, tmp_path: Path) -> None:
     c = world.client
     asset_ids = upload_artwork(world)
     train_grant = grant(world, "train_visual")
@@ -247,3 +250,14 @@ def test_lora_models_whole_path_two_artists_one_base(world: World, tiny_base_dir
     assert render(world, other["id"], "beta").status_code == 409
     assert visuals.adapter_name(other["id"]) not in base.adapter_names
     assert frame_hash(model["id"], "alpha", seed=3) == first
+
+    # A LoRA trained elsewhere is imported only where its base is the configured one.
+    settings: Settings = c.app.state.settings  # type: ignore[attr-defined]
+    factory = c.app.state.sessionmaker  # type: ignore[attr-defined]
+    source = visuals.model_dir(settings, model["id"])
+    with factory.begin() as session:
+        imported = visuals.import_trained_model(session, settings, None, world.album_ids["alpha"], source)
+        assert (imported.base.value, imported.manifest_hash) == ("lora", model["manifest_hash"])
+    settings.visual_base_dir = build_tiny_sd(tmp_path, seed=1)
+    with factory.begin() as session, pytest.raises(BadRequest, match="trained on base 'tiny-sd-turbo'"):
+        visuals.import_trained_model(session, settings, None, world.album_ids["alpha"], source)
