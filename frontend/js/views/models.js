@@ -27,8 +27,11 @@ export function modelsPanel(album, changed) {
     models = await getJson(`/api/visual-models?album_id=${album.id}`);
     draw();
     clearTimeout(timer);
-    if (models.some((m) => m.status === "training") && list.isConnected) {
-      timer = setTimeout(() => reload().then(changed).catch(showError), POLL_MS);
+    if (models.some((m) => m.status === "training")) {
+      // Poll while something trains, until the user leaves the page (the list is then detached).
+      timer = setTimeout(() => {
+        if (list.isConnected) reload().then(changed).catch(showError);
+      }, POLL_MS);
     }
     return models;
   }
