@@ -149,6 +149,7 @@ class FanStats:
     images: int = 0
     audio: int = 0
     connect_failed: str = ""
+    connect_ms: float = 0.0  # connect → the session's state message
     server: dict[str, Any] = field(default_factory=dict)  # the last ping ack: what the server dropped or shed
 
 
@@ -156,14 +157,22 @@ PROMPTS = ["stars over a harbour", "orange astronaut", "rain on a tin roof", "a 
            "neon city at night", "waves in moonlight"]
 
 
-async def fan(url: str, token: str, seconds: float, stats: FanStats, rng: random.Random) -> None:
+async def fan(url: str, token: str, seconds: float, stats: FanStats, rng: random.Random, gate: asyncio.Semaphore,
+              connected: asyncio.Event, go: asyncio.Event) -> None:
     pending: dict[str, float] = {}
     try:
-        ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=2**22,
-                           open_timeout=60, ping_interval=None, compression=None)
+        async with gate:  # the audience arrives in waves
+            started = time.perf_counter()
+            ws = await connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=2**22,
+                               open_timeout=120, ping_interval=None, compression=None)
+            first = await asyncio.wait_for(ws.recv(), 120)  # the session's state: it is open
+            stats.connect_ms = (time.perf_counter() - started) * 1000
+            assert json.loads(first)["type"] == "state", first
     except Exception as exc:  # counted, not raised: one failed fan must not stop the run
         stats.connect_failed = type(exc).__name__
         return
+    finally:
+        connected.set()
 
     async def reader() -> None:
         async for message in ws:
@@ -194,6 +203,8 @@ async def fan(url: str, token: str, seconds: float, stats: FanStats, rng: random
 
     read = asyncio.create_task(reader())
     try:
+        await go.wait()  # everyone is connected: the show starts (each fan at its own moment within 200 ms)
+        await asyncio.sleep(rng.uniform(0, 0.2))
         n = 0
         await send({"type": "play", "id": "play"})
         end = time.monotonic() + seconds
@@ -225,16 +236,20 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(url: str, token: str, first: int, count: int, seconds: float) -> list[FanStats]:
+async def drive(url: str, token: str, first: int, count: int, seconds: float, parent: Any) -> list[FanStats]:
+    """Connect ``count`` fans, tell ``parent`` and wait for its go (every process connected), then run them."""
     stats = [FanStats() for _ in range(count)]
-    gate = asyncio.Semaphore(25)  # connect in waves, as real audiences arrive
-
-    async def one(i: int) -> None:
-        async with gate:
-            await asyncio.sleep(0.02)
-        await fan(url, token, seconds, stats[i], random.Random(first + i))
-
-    await asyncio.gather(*(one(i) for i in range(count)))
+    gate = asyncio.Semaphore(25)
+    go = asyncio.Event()
+    connected = [asyncio.Event() for _ in range(count)]
+    fans = [asyncio.create_task(fan(url, token, seconds, stats[i], random.Random(first + i), gate, connected[i], go))
+            for i in range(count)]
+    for event in connected:
+        await event.wait()
+    parent.send("connected")
+    await asyncio.get_running_loop().run_in_executor(None, parent.recv)
+    go.set()
+    await asyncio.gather(*fans)
     return stats
 
 
@@ -246,25 +261,33 @@ def client_process(url: str, token: str, first: int, count: int, seconds: float,
         uvloop.install()
     except ImportError:  # the standard loop only makes the client slower, the numbers stay honest
         pass
-    stats = asyncio.run(drive(url, token, first, count, seconds))
+    stats = asyncio.run(drive(url, token, first, count, seconds, out))
     out.send(([s.__dict__ for s in stats], time.process_time()))
     out.close()
 
 
-def run_clients(url: str, token: str, fans: int, seconds: float, processes: int) -> tuple[list[FanStats], float]:
+def run_clients(url: str, token: str, fans: int, seconds: float, processes: int,
+                server: psutil.Process) -> tuple[list[FanStats], float, tuple[float, float], float]:
+    """Run the fans; returns their stats, the clients' CPU seconds, and the server's CPU seconds and the
+    time when every fan had connected (the play phase is measured from there)."""
     context = multiprocessing.get_context("spawn")
     shares = [fans // processes + (1 if i < fans % processes else 0) for i in range(processes)]
     workers, pipes, first = [], [], 0
     for share in shares:
         if not share:
             continue
-        receiver, sender = context.Pipe(duplex=False)
+        receiver, sender = context.Pipe()
         worker = context.Process(target=client_process, args=(url, token, first, share, seconds, sender))
         worker.start()
-        sender.close()
         workers.append(worker)
         pipes.append(receiver)
         first += share
+    for receiver in pipes:
+        assert receiver.recv() == "connected"
+    _, cpu_at_go = server_usage(server)
+    go_at = time.monotonic()
+    for receiver in pipes:
+        receiver.send("go")
     stats, cpu = [], 0.0
     for receiver in pipes:
         fans_data, seconds_used = receiver.recv()
@@ -273,7 +296,7 @@ def run_clients(url: str, token: str, fans: int, seconds: float, processes: int)
             stats.append(FanStats(**{**data, "errors": Counter(data["errors"])}))
     for worker in workers:
         worker.join(30)
-    return stats, cpu
+    return stats, cpu, cpu_at_go, go_at
 
 
 def server_usage(process: psutil.Process) -> tuple[tuple[int, int], tuple[float, float]]:
@@ -322,12 +345,14 @@ def main() -> None:
                 time.sleep(0.2)
             track_id, token = prepare_track(base, workdir, args.visuals, env)
             process = psutil.Process(server.pid)
-            rss_before, cpu_before = server_usage(process)
+            rss_before, _ = server_usage(process)
             load_before = os.getloadavg()
             started = time.monotonic()
-            stats, client_cpu = run_clients(f"ws://127.0.0.1:{port}/api/tracks/{track_id}/live", token, fans, seconds,
-                                max(1, min(args.client_processes, 16)))
-            elapsed = time.monotonic() - started
+            stats, client_cpu, cpu_before, go_at = run_clients(
+                f"ws://127.0.0.1:{port}/api/tracks/{track_id}/live", token, fans, seconds,
+                max(1, min(args.client_processes, 16)), process)
+            ended = time.monotonic()
+            elapsed, played = ended - started, ended - go_at
             rss_after, cpu_after = server_usage(process)
             load_after = os.getloadavg()
         finally:
@@ -346,6 +371,9 @@ def main() -> None:
     connected = [s for s in stats if not s.connect_failed]
     print(f"fans: {fans} ({len(connected)} connected, {len(failed)} failed {Counter(failed) or ''}) for "
           f"{seconds:g} s (run {elapsed:.1f} s), visuals: {'on' if args.visuals else 'off'}")
+    connects = [s.connect_ms for s in connected]
+    print(f"connect → session open ms (25 at a time, before the run): p50 {percentile(connects, 0.5):.0f}  "
+          f"p99 {percentile(connects, 0.99):.0f}")
     print(f"control messages: {sent} sent, {answered} answered, {sent - answered} lost")
     print(f"ack latency ms: p50 {percentile(latencies, 0.5):.1f}  p99 {percentile(latencies, 0.99):.1f}  "
           f"max {max(latencies, default=float('nan')):.1f}")
@@ -363,10 +391,10 @@ def main() -> None:
           f"max {max(per_fan_images)})")
     print(f"server RSS (event-loop process + mixer processes): {rss_before[0] / 2**20:.0f} + "
           f"{rss_before[1] / 2**20:.0f} MiB before, {rss_after[0] / 2**20:.0f} + {rss_after[1] / 2**20:.0f} MiB after")
-    print(f"CPU seconds during the run: server event loop {cpu_after[0] - cpu_before[0]:.1f}, mixers "
-          f"{cpu_after[1] - cpu_before[1]:.1f}, load clients {client_cpu:.1f} (wall {elapsed:.1f} s, "
-          f"{os.cpu_count()} cores); server loop {(cpu_after[0] - cpu_before[0]) / max(sent, 1) * 1e6:.0f} µs "
-          f"per control message, media included")
+    print(f"CPU seconds while playing ({played:.1f} s wall, {os.cpu_count()} cores): server event loop "
+          f"{cpu_after[0] - cpu_before[0]:.1f}, mixers {cpu_after[1] - cpu_before[1]:.1f}; load clients "
+          f"{client_cpu:.1f} for the whole run; server loop {(cpu_after[0] - cpu_before[0]) / max(sent, 1) * 1e6:.0f}"
+          f" µs per control message, the media it sent included")
     print(f"load average (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
           f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} on {os.cpu_count()} cores")
 
