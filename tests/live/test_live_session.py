@@ -47,6 +47,10 @@ def test_session_without_a_visual_model_plays_server_mixed_audio_and_says_so(liv
         assert [c.sequence for c in chunks] == [0, 1, 2]
         audio = decode_wav(chunks[1])
         assert audio.shape[0] == pytest.approx(0.15 * 44_100, abs=2) and np.abs(audio).max() > 0.01
+        # A ping says what was delivered and what was not (none shed here: one fan, no queue for the mixers).
+        send(ws, "ping", "count")
+        counts = reply_to(ws, "count")
+        assert counts["audio_sent"] >= 3 and counts["audio_shed"] == 0 and "audio_dropped" in counts
 
 
 
