@@ -25,7 +25,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    # No per-message deflate on websockets: live audio is PCM that barely compresses, and compressing
+    # every chunk and ack cost the event loop more than anything else at a few hundred fans.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, ws_per_message_deflate=False)
 
 
 @app.command()
@@ -90,7 +92,7 @@ def demo(
         import uvicorn
 
         typer.echo(f"serving on http://{host}:{port}/  (API docs at /docs)")
-        uvicorn.run(application, host=host, port=port)
+        uvicorn.run(application, host=host, port=port, ws_per_message_deflate=False)  # see serve()
 
 
 @app.command("audit-verify")
