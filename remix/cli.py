@@ -26,7 +26,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     # No per-message deflate on websockets: live audio is PCM that barely compresses, and compressing
-    # every chunk and ack cost the event loop more than anything else at a few hundred fans.
+    # every chunk and ack took event-loop time that control messages need (see benchmarks/live_load.py).
     uvicorn.run(create_app(settings), host=host, port=port, log_config=None, ws_per_message_deflate=False)
 
 
