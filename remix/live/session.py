@@ -64,6 +64,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# How long a session's opening chunk may wait for a mixer before it is shed (and asked for again).
+OPENING_PATIENCE_SECONDS = 0.5
+
+
 def new_session_id() -> str:
     return secrets.token_urlsafe(16)
 
@@ -417,6 +421,8 @@ class LiveSession:
         self._render_pos = window.start_seconds + window.length_seconds
         self._chunk_in_flight = True
         deadline = now + max(0.0, window.start_seconds - playhead) / self.tempo
+        if self._starting:  # the playhead waits for this chunk, so it cannot be late; it may wait a little
+            deadline += OPENING_PATIENCE_SECONDS
         job = ChunkJob(self._stem_files, self.ctx.sample_rate, self._mix_json, window.start_seconds,
                        window.length_seconds)
         return job, sequence, deadline
@@ -443,6 +449,8 @@ class LiveSession:
     def chunk_shed(self, sequence: int) -> None:
         self._chunk_in_flight = False
         self.audio_shed += 1
+        if self._starting:  # the playhead waits for the opening chunk: ask for it again
+            self._render_pos = self._anchor_pos
 
     # ------------------------------------------------------------------------------------------ visuals
 
