@@ -5,7 +5,9 @@ convolutional code as the audio watermark (112 embedded bits). The library's emb
 largest singular value of the DCT of every 4×4 block of the chroma (U) plane's Haar approximation band;
 bit ``i`` goes into every block whose index is ``i`` modulo 112, so a 256×256 image holds each bit 9 times.
 
-Two changes from the library's defaults make it survive JPEG at quality 75 (88 % → 100 % on the benchmark):
+The embedding and the block votes are computed for all blocks at once with numpy/scipy (bit-identical
+to the library's per-block loop, which took 0.3–0.6 s for a 256×256 frame). Two changes from the
+library's defaults make it survive JPEG at quality 75 (88 % → 100 % on the benchmark):
 a quantisation step of 64 instead of 36 (PSNR about 35 dB, all of it in chroma), and *soft* decoding —
 the library votes each bit to 0/1 and then thresholds; here the mean vote of each bit (a confidence
 between 0 and 1) goes to the Viterbi decoder, which then corrects bits that several blocks disagree on.
@@ -19,7 +21,6 @@ which shifts its block grid and the block numbering.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,38 +66,68 @@ def _bgr(rgb: ImageArray) -> ImageArray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _embedder(bits: Sequence[int] = ()) -> Any:
+def library_embedder(bits: Sequence[int] = ()) -> Any:
+    """``invisible-watermark``'s own embedder with this module's settings (the reference :func:`embed` matches)."""
     from imwatermark.dwtDctSvd import EmbedDwtDctSvd
 
     return EmbedDwtDctSvd(watermarks=list(bits), wmLen=PAYLOAD_BITS, scales=[0, U_SCALE, 0], block=BLOCK)
 
 
-def embed(rgb: ImageArray, watermark_id: int) -> ImageArray:
-    """``rgb`` (H×W×3 uint8) with the watermark carrying ``watermark_id``."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ImageWatermarkError("the image must be RGB (height × width × 3)")
-    if min(rgb.shape[:2]) < MIN_SIDE:
-        raise ImageWatermarkError(f"the image must be at least {MIN_SIDE} pixels on each side to carry a watermark")
-    bits = np.unpackbits(np.frombuffer(_payload(watermark_id), dtype=np.uint8))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        marked = _embedder(bits.tolist()).encode(_bgr(rgb))
-    return np.ascontiguousarray(np.clip(marked, 0, 255).astype(np.uint8)[:, :, ::-1])
-
-
-def _soft_bits(rgb: ImageArray) -> npt.NDArray[np.float64]:
-    """The mean vote (0…1) of every payload bit over all blocks that carry it."""
+def _chroma_blocks(rgb: ImageArray) -> tuple[Any, tuple[Any, ...], npt.NDArray[np.float64], int, int]:
+    """The YUV image, the U plane's Haar bands, and the approximation band cut into BLOCK×BLOCK blocks."""
     import cv2
     import pywt
 
     height, width = rgb.shape[:2]
     yuv = cv2.cvtColor(_bgr(rgb), cv2.COLOR_BGR2YUV)
-    approximation, _ = pywt.dwt2(yuv[: height // 4 * 4, : width // 4 * 4, 1], "haar")
-    votes: list[list[int]] = [[] for _ in range(PAYLOAD_BITS)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        votes = _embedder().decode_frame(approximation, U_SCALE, votes)
-    return np.array([np.mean(v) if v else 0.5 for v in votes], dtype=np.float64)
+    approximation, details = pywt.dwt2(yuv[: height // 4 * 4, : width // 4 * 4, 1], "haar")
+    rows, cols = approximation.shape[0] // BLOCK, approximation.shape[1] // BLOCK
+    blocks = (approximation[: rows * BLOCK, : cols * BLOCK].reshape(rows, BLOCK, cols, BLOCK).swapaxes(1, 2)
+              .reshape(rows * cols, BLOCK, BLOCK))
+    return yuv, (approximation, details), blocks, rows, cols
+
+
+def embed(rgb: ImageArray, watermark_id: int) -> ImageArray:
+    """``rgb`` (H×W×3 uint8) with the watermark carrying ``watermark_id``.
+
+    The library's method evaluated for all blocks at once (the library loops over blocks in Python: 4–40×
+    slower); the result is bit-identical to :func:`library_embedder`'s (tested).
+    """
+    import cv2
+    import pywt
+    from scipy.fft import dctn, idctn
+
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageWatermarkError("the image must be RGB (height × width × 3)")
+    if min(rgb.shape[:2]) < MIN_SIDE:
+        raise ImageWatermarkError(f"the image must be at least {MIN_SIDE} pixels on each side to carry a watermark")
+    bits = np.unpackbits(np.frombuffer(_payload(watermark_id), dtype=np.uint8))
+    yuv, (approximation, (horizontal, vertical, diagonal)), blocks, rows, cols = _chroma_blocks(rgb)
+    u, s, vt = np.linalg.svd(dctn(blocks, type=2, norm="ortho", axes=(1, 2)))
+    wanted = bits[np.arange(len(blocks)) % PAYLOAD_BITS]
+    s[:, 0] = (s[:, 0] // U_SCALE + 0.25 + 0.5 * wanted) * U_SCALE
+    rebuilt = idctn(u @ (s[:, :, None] * vt), type=2, norm="ortho", axes=(1, 2))
+    approximation[: rows * BLOCK, : cols * BLOCK] = (rebuilt.reshape(rows, cols, BLOCK, BLOCK).swapaxes(1, 2)
+                                                     .reshape(rows * BLOCK, cols * BLOCK))
+    height, width = rgb.shape[:2]
+    # The library swaps the horizontal and vertical bands on the way back; kept, so the output is the same.
+    yuv[: height // 4 * 4, : width // 4 * 4, 1] = pywt.idwt2((approximation, (vertical, horizontal, diagonal)),
+                                                             "haar")
+    marked = cv2.cvtColor(yuv, cv2.COLOR_YUV2BGR)
+    return np.ascontiguousarray(np.clip(marked, 0, 255).astype(np.uint8)[:, :, ::-1])
+
+
+def _soft_bits(rgb: ImageArray) -> npt.NDArray[np.float64]:
+    """The mean vote (0…1) of every payload bit over all blocks that carry it."""
+    from scipy.fft import dctn
+
+    _, _, blocks, _, _ = _chroma_blocks(rgb)
+    largest = np.linalg.svd(dctn(blocks, type=2, norm="ortho", axes=(1, 2)), compute_uv=False)[:, 0]
+    votes = ((largest % U_SCALE) > U_SCALE * 0.5).astype(np.float64)
+    slots = np.arange(len(blocks)) % PAYLOAD_BITS
+    counts = np.bincount(slots, minlength=PAYLOAD_BITS)
+    return np.where(counts > 0, np.bincount(slots, weights=votes, minlength=PAYLOAD_BITS) / np.maximum(counts, 1),
+                    0.5)
 
 
 def _decode(rgb: ImageArray) -> int | None:

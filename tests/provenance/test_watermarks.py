@@ -57,3 +57,16 @@ def test_image_watermark_survives_jpeg_quality_75() -> None:
 def test_image_too_small_for_a_watermark_is_refused() -> None:
     with pytest.raises(image_watermark.ImageWatermarkError):
         image_watermark.embed(np.zeros((100, 100, 3), dtype=np.uint8), 7)
+
+
+def test_image_watermark_is_bit_identical_to_invisible_watermarks_own_embedder() -> None:
+    import warnings
+
+    photo = np.ascontiguousarray(np.asarray(Image.fromarray(skimage_data.coffee()).resize((320, 272))))
+    payload = np.unpackbits(np.frombuffer(image_watermark._payload(0x5EED1234), dtype=np.uint8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the library's loop warns about float→uint8 casts
+        reference = image_watermark.library_embedder(payload.tolist()).encode(np.ascontiguousarray(photo[:, :, ::-1]))
+    expected = np.clip(reference, 0, 255).astype(np.uint8)[:, :, ::-1]
+    assert np.array_equal(image_watermark.embed(photo, 0x5EED1234), expected)
+    assert image_watermark.detect(expected).watermark_id == 0x5EED1234
