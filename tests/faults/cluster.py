@@ -80,6 +80,7 @@ class ServiceProcess:
     env: dict[str, str]
     root: Path
     port: int | None = None
+    ready_text: str = ""  # without a port: ready once the log shows this
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -95,13 +96,13 @@ class ServiceProcess:
             self.process = subprocess.Popen([PYTHON, "-m", "remix.cli", *self.args], env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT)
 
-    def wait_ready(self, seconds: float = 120) -> None:
+    def wait_ready(self, seconds: float = 300) -> None:  # importing torch on a busy 2-core machine is slow
         def ready() -> bool:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}")
             if self.port is None:
-                return True
+                return self.log_path.exists() and self.ready_text in self.log_path.read_text(errors="replace")
             try:
                 return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
@@ -140,3 +141,7 @@ def service_env(database_url: str, data_dir: Path, redis_url: str, **extra: str)
 def api_process(name: str, root: Path, env: dict[str, str]) -> ServiceProcess:
     port = free_port()
     return ServiceProcess(name, ["serve", "--host", "127.0.0.1", "--port", str(port)], env, root, port=port)
+
+
+def worker_process(name: str, root: Path, env: dict[str, str]) -> ServiceProcess:
+    return ServiceProcess(name, ["worker", "--name", name], env, root, ready_text=f"render worker {name} consuming")
