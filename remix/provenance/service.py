@@ -1,8 +1,8 @@
 """Stamping every output with a watermark and a signed manifest, and verifying files brought to us.
 
-Features call :func:`stamp_audio_render` (clips, paid renders) and :func:`stamp_image` (visuals,
-preview frames) right before handing bytes to a fan; each writes one :class:`Render` row in the
-caller's transaction and returns the bytes to serve.
+The render paths (through :mod:`remix.provenance.render_paths`) call :func:`stamp_audio_render` (clips,
+paid downloads) and :func:`stamp_image` (visual downloads, preview frames) right before handing bytes
+to a fan; each writes one :class:`Render` row in the caller's transaction and returns the bytes to serve.
 
 Revocation semantics
 --------------------
