@@ -67,7 +67,7 @@ POLICY: dict[tuple[str, str], str] = {
     ("POST", "/api/consent/grants/{grant_id}/revoke"): ARTIST,
     ("GET", "/api/consent/grants"): ARTIST,
     ("GET", "/api/consent/check"): LOGIN,
-    ("GET", "/api/consent/grants/{grant_id}/sales"): LOGIN,
+    ("GET", "/api/consent/grants/{grant_id}/uses"): LOGIN,
     ("GET", "/api/audit/events"): ADMIN,
     ("GET", "/api/audit/verify"): ADMIN,
     # audio and live
