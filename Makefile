@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Debian packages the service and its tests use (media tools, soundfont, browser for UI tests, fingerprints).
-DEB_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm chromium libchromaprint-tools
+# Debian packages the service and its tests use (media tools, soundfont, browser for UI tests, fingerprints,
+# redis-server: the fault tests restart their own Redis).
+DEB_PACKAGES := ffmpeg fluidsynth fluid-soundfont-gm chromium libchromaprint-tools redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo serve test lint typecheck pytest system-deps setup clean bench
