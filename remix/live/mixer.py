@@ -67,14 +67,14 @@ class ChunkJob:
     length_seconds: float
 
 
-def _worker_init() -> None:
+def _worker_init(server_pid: int) -> None:
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)
-    # A mixer must not outlive its server (killed, crashed): once its parent is gone, it exits.
-    parent = os.getppid()
+    # A mixer must not outlive its server (killed, crashed, or a test run that ended without shutting
+    # the pool down): once the server is gone, it exits. Each holds decoded stems (~200 MB).
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == server_pid:
             time.sleep(1.0)
         os._exit(0)
 
@@ -124,10 +124,10 @@ def mixer_pool(workers: int) -> Executor:
             if workers <= 0:
                 pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-mixer")
             else:
-                # forkserver: the mixers start from a clean process, not a fork of one holding threads and torch.
-                method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method),
-                                           initializer=_worker_init)
+                # spawn: the mixers start as fresh interpreters, not forks of a process holding threads and
+                # torch, and are the server's own children (a forkserver outlived test runs, mixers and all).
+                pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_worker_init, initargs=(os.getpid(),))
                 for _ in range(workers):  # start them now, not when the first fan presses play
                     pool.submit(_warm)
             _pools[workers] = pool
