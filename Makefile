@@ -33,7 +33,7 @@ bench: setup
 	$(BIN)/python benchmarks/audio_render.py --runs 7
 	$(BIN)/python benchmarks/visual_render.py
 	$(BIN)/python benchmarks/lora_swap.py --runs 5
-	$(BIN)/python benchmarks/live_load.py --fans 100 --seconds 15
+	$(BIN)/python benchmarks/live_load.py --fans 500 --seconds 20
 	$(BIN)/python benchmarks/ledger_post.py --postings 1000 --workers 8
 	$(BIN)/python benchmarks/watermark_robustness.py --clips 8 --unmarked 100 --images 8 --unmarked-images 100
 
