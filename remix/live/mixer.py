@@ -109,6 +109,15 @@ def _warm() -> int:
     return os.getpid()
 
 
+def decode_ahead(stems: tuple[StemFile, ...], sample_rate: int) -> None:
+    """Decode a track's stems into the mixer's cache before its first chunk is due (in a mixer process)."""
+    from remix.audio.decode import StemDecodeError, process_cache
+
+    for stem in stems:
+        with contextlib.suppress(StemDecodeError):  # reported with the first chunk that needs it
+            process_cache().get(stem.sha256, Path(stem.path), sample_rate)
+
+
 _pools: dict[int, Executor] = {}
 _pools_lock = threading.Lock()
 
@@ -187,6 +196,7 @@ class AudioRenderer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._logged = 0.0
+        self._decoded: set[tuple[tuple[StemFile, ...], int]] = set()
         self.stats = MixerStats()
 
     def start(self) -> None:
@@ -202,6 +212,19 @@ class AudioRenderer:
 
     def register(self, session_id: str, client: ChunkClient) -> None:
         self._clients[session_id] = client
+
+    def decode_ahead(self, stems: tuple[StemFile, ...], sample_rate: int) -> None:
+        """Have the mixers decode a track's stems now (once per track), not when the fan presses play."""
+        key = (stems, sample_rate)
+        if key in self._decoded:
+            return
+        self._decoded.add(key)
+        asyncio.get_running_loop().run_in_executor(None, self._decode_ahead, stems, sample_rate)
+
+    def _decode_ahead(self, stems: tuple[StemFile, ...], sample_rate: int) -> None:
+        pool = mixer_pool(self.workers)
+        for _ in range(max(1, self.workers)):  # each mixer has its own cache
+            pool.submit(decode_ahead, stems, sample_rate)
 
     def unregister(self, session_id: str) -> None:
         self._clients.pop(session_id, None)

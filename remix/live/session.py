@@ -130,6 +130,7 @@ class LiveSession:
         await self.hub.session_started()
         self.hub.scheduler.register(self.session_id, self._deliver_frame)
         self.hub.mixer.register(self.session_id, self)
+        self.hub.mixer.decode_ahead(self._stem_files, self.ctx.sample_rate)
         if self.model_id is not None:
             try:
                 self.pipeline = await asyncio.to_thread(service.load_pipeline, self.hub.factory, self.hub.settings,
