@@ -27,6 +27,7 @@ Deliver = Callable[[Res], Awaitable[None]]
 @dataclass
 class _Slot(Generic[Req, Res]):
     deliver: Callable[[Any], Awaitable[None]]
+    on_failed: Callable[[], None] | None = None
     model_key: Hashable | None = None
     waiting: Req | None = None
     in_flight: bool = False
@@ -71,8 +72,11 @@ class RenderScheduler(Generic[Req, Res]):
                 await self._task
             self._task = None
 
-    def register(self, session_id: Hashable, deliver: Deliver[Res]) -> None:
-        self._slots[session_id] = _Slot(deliver=deliver)
+    def register(self, session_id: Hashable, deliver: Deliver[Res],
+                 on_failed: Callable[[], None] | None = None) -> None:
+        """``on_failed`` is told when the session's frame could not be rendered, so it can ask again
+        (otherwise a session whose next frame waits on a delivery would never render again)."""
+        self._slots[session_id] = _Slot(deliver=deliver, on_failed=on_failed)
 
     def unregister(self, session_id: Hashable) -> None:
         self._slots.pop(session_id, None)
@@ -136,6 +140,8 @@ class RenderScheduler(Generic[Req, Res]):
                     if results is not None:
                         slot.rendered += 1
                         await _deliver_safely(slot.deliver, results[index])
+                    elif slot.on_failed is not None:
+                        slot.on_failed()
                     if slot.waiting is not None:
                         self._wakeup.set()
 

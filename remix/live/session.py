@@ -66,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 # How long a session's opening chunk may wait for a mixer before it is shed (and asked for again).
 OPENING_PATIENCE_SECONDS = 0.5
+# How long a session waits before asking again for a frame whose render failed.
+FRAME_RETRY_SECONDS = 1.0
 
 
 def new_session_id() -> str:
@@ -128,7 +130,7 @@ class LiveSession:
 
     async def start(self) -> None:
         await self.hub.session_started()
-        self.hub.scheduler.register(self.session_id, self._deliver_frame)
+        self.hub.scheduler.register(self.session_id, self._deliver_frame, self._frame_failed)
         self.hub.mixer.register(self.session_id, self)
         self.hub.mixer.decode_ahead(self._stem_files, self.ctx.sample_rate)
         if self.model_id is not None:
@@ -489,6 +491,11 @@ class LiveSession:
             self._last_submit = self._loop.time()
             assert self.model_id is not None
             self.hub.scheduler.submit(self.session_id, self.model_id, self.frame_request())
+
+    def _frame_failed(self) -> None:
+        # Ask again after a pause: a transient failure (a worker that died, memory) heals, and a
+        # persistent one is retried once a second rather than at the frame rate.
+        self._loop.call_later(FRAME_RETRY_SECONDS, self._frame_wanted.set)
 
     async def _deliver_frame(self, result: FrameResult) -> None:
         if self.revoked or not self.visuals_on:

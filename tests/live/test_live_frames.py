@@ -91,6 +91,40 @@ def test_the_scheduler_batches_waiting_frames_and_drops_stale_ones() -> None:
     assert got == {"a": [20], "b": [30]} and dropped == 1
 
 
+def test_a_failed_render_tells_the_session_so_its_frames_do_not_stop() -> None:
+    attempts: list[list[int]] = []
+
+    def render(model: object, requests: Sequence[int]) -> list[int]:
+        attempts.append(list(requests))
+        if len(attempts) == 1:
+            raise RuntimeError("the GPU worker went away")
+        return [r * 10 for r in requests]
+
+    async def scenario() -> tuple[list[int], int]:
+        scheduler: RenderScheduler[int, int] = RenderScheduler(render, max_wait_ms=1)
+        got: list[int] = []
+        failed = asyncio.Event()
+        delivered = asyncio.Event()
+
+        async def deliver(result: int) -> None:
+            got.append(result)
+            delivered.set()
+
+        scheduler.register("fan", deliver, failed.set)
+        scheduler.start()
+        scheduler.submit("fan", "model", 1)
+        await asyncio.wait_for(failed.wait(), 10)
+        busy_after_failure = scheduler.busy("fan")
+        scheduler.submit("fan", "model", 2)  # what the session does when told: ask again
+        await asyncio.wait_for(delivered.wait(), 10)
+        await scheduler.stop()
+        return got, int(busy_after_failure)
+
+    got, busy = asyncio.run(scenario())
+    assert busy == 0  # the failed frame no longer blocks the session's next one
+    assert got == [20]
+
+
 def test_a_slow_client_only_delays_itself_and_gets_the_newest_frame() -> None:
     async def scenario() -> tuple[list[Any], list[Any], Outbox]:
         release = asyncio.Event()
