@@ -35,6 +35,7 @@ from remix.catalog.storage import AssetStore
 from remix.config import Settings
 from remix.db import on_rollback, utcnow
 from remix.errors import BadRequest, Conflict
+from remix.scale.live_events import announce_after_commit
 
 STEM_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 MAX_FILENAME_CHARS = 300  # Asset.original_filename
@@ -212,6 +213,8 @@ def revoke_consent(session: Session, actor: User, grant_id: int, reason: str) ->
     from remix.visuals.service import withdraw_models_for_grant
 
     withdraw_models_for_grant(session, grant.id, actor_user_id=actor.id)
+    # Live sessions on every API process re-check consent as soon as this commits (production mode).
+    announce_after_commit(session, "consent_revoked", grant_id=grant.id)
     return grant
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +42,14 @@ class LiveConfig:
     max_audio_waiting: int = 4
 
 
+class ConsentNewsSource(Protocol):
+    """Tells the hub, on its event loop, that consent or a model changed somewhere (see remix.scale.live_events)."""
+
+    def start(self, loop: asyncio.AbstractEventLoop, on_news: Callable[[], None]) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class LiveHub:
     def __init__(self, settings: Settings, factory: sessionmaker[Session], config: LiveConfig,
                  store: SessionStore | None = None) -> None:
@@ -60,6 +69,10 @@ class LiveHub:
         self._checks: dict[Hashable, asyncio.Future[None]] = {}
         self._lock = asyncio.Lock()
         self._pipeline_lock = threading.Lock()
+        # Production mode sets a source of consent news (Redis pub/sub), listened to while sessions are open;
+        # news wakes every session's consent watch at once instead of at its next recheck.
+        self.consent_news_source: ConsentNewsSource | None = None
+        self._consent_news = asyncio.Event()
 
     def _render_batch(self, model_key: Hashable, requests: Sequence[FrameRequest]) -> Sequence[FrameResult]:
         from remix.live.visual import render_frames
@@ -76,6 +89,8 @@ class LiveHub:
             if self._sessions == 0:
                 self.scheduler.start()
                 self.mixer.start()
+                if self.consent_news_source is not None:
+                    self.consent_news_source.start(asyncio.get_running_loop(), self.consent_changed)
             self._sessions += 1
 
     async def session_ended(self) -> None:
@@ -85,6 +100,8 @@ class LiveHub:
                 # No session left: stop the scheduler task so nothing outlives the event loop (tests, shutdown).
                 await self.scheduler.stop()
                 await self.mixer.stop()
+                if self.consent_news_source is not None:
+                    self.consent_news_source.stop()
 
     async def shared_check(self, key: Hashable, check: Callable[[], None]) -> None:
         """Run ``check`` in a thread, once for every session asking about ``key`` at the same time.
@@ -98,6 +115,21 @@ class LiveHub:
             self._checks[key] = task
             task.add_done_callback(lambda done: self._checks.pop(key, None) if self._checks.get(key) is done else None)
         await asyncio.shield(task)
+
+    def consent_changed(self) -> None:
+        """Consent or a visual model changed somewhere (on the event loop): forget every cached answer and wake
+        every session's consent watch, so each asks the database again now."""
+        config = self.config
+        self.consent = TTLCache(config.consent_recheck_seconds)
+        self.models = TTLCache(config.consent_recheck_seconds)
+        self._checks.clear()  # a check already running may have read the database before the change
+        news, self._consent_news = self._consent_news, asyncio.Event()
+        news.set()
+
+    async def consent_news(self, timeout: float) -> None:
+        """Wait ``timeout`` seconds, or less if consent news arrives meanwhile."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._consent_news.wait(), timeout)
 
     @property
     def session_count(self) -> int:

@@ -366,7 +366,7 @@ class LiveSession:
         """Re-ask consent while rendering (answers are shared across sessions for the recheck interval)."""
         interval = self.hub.config.consent_recheck_seconds
         while True:
-            await asyncio.sleep(interval)
+            await self.hub.consent_news(interval)  # the interval, or sooner when consent changed anywhere
             if self._unsaved:
                 self.save()
             if self.revoked:

@@ -9,8 +9,8 @@ from remix.config import Settings
 
 
 def install_scale_out(app: FastAPI, settings: Settings) -> None:
-    """Give the live hub a Redis session store, so a fan may reconnect to any API process and resume, and
-    send its frame batches to the render workers.
+    """Give the live hub a Redis session store, so a fan may reconnect to any API process and resume, send its
+    frame batches to the render workers, and hear of consent revocations committed on any API process.
 
     Without ``REMIX_REDIS_URL`` nothing changes: the embedded default keeps sessions in process memory.
     """
@@ -20,6 +20,7 @@ def install_scale_out(app: FastAPI, settings: Settings) -> None:
 
     from remix.live.hub import LiveConfig
     from remix.scale.frames import REPLY_TIMEOUT_S, RedisFrameRenderer, WorkerRenderedHub
+    from remix.scale.live_events import ConsentNewsListener, publish_to
     from remix.scale.redis_conn import redis_client
     from remix.scale.session_store import RedisSessionStore
 
@@ -31,4 +32,7 @@ def install_scale_out(app: FastAPI, settings: Settings) -> None:
     renderer = RedisFrameRenderer(waiting, metrics=getattr(app.state, "metrics", None))
     app.state.live_hub = WorkerRenderedHub(settings, app.state.sessionmaker, LiveConfig(), store=store,
                                            renderer=renderer)
+    # A revocation committed on any API process reaches the live sessions of every one at once (pub/sub).
+    app.state.live_hub.consent_news_source = ConsentNewsListener(settings.redis_url)
+    publish_to(settings.redis_url)
     app.state.live_session_store = store

@@ -1,0 +1,57 @@
+"""Consent news through Redis pub/sub: a revocation committed on one API process stops a fan's live session
+on another at once, not at that process's next consent recheck."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+from fastapi.testclient import TestClient
+
+from remix.app import create_app
+from remix.config import Settings
+from remix.live.hub import LiveHub
+from remix.live.protocol import FrameKind
+from remix.scale.live_events import ConsentNewsListener
+from tests.live.conftest import TEST_CONFIG, LiveTrack, frames, receive, receive_json, reply_to
+from tests.ops.test_ops import REDIS_URL
+
+# The fan's process re-checks consent only once a minute: only the news can stop its session sooner.
+SLOW_RECHECK = dataclasses.replace(TEST_CONFIG, consent_recheck_seconds=60.0)
+
+
+def test_a_revocation_on_one_api_process_stops_a_fan_live_on_another(settings: Settings,
+                                                                     live_track: LiveTrack) -> None:
+    production = settings.model_copy(update={"redis_url": REDIS_URL})
+    world = live_track.world
+    with TestClient(create_app(production)) as fan_process, TestClient(create_app(production)) as artist_process:
+        app = fan_process.app
+        listener = ConsentNewsListener(REDIS_URL)
+        hub = LiveHub(production, app.state.sessionmaker, SLOW_RECHECK,  # type: ignore[attr-defined]
+                      store=app.state.live_session_store)  # type: ignore[attr-defined]
+        hub.consent_news_source = listener
+        app.state.live_hub = hub  # type: ignore[attr-defined]
+        with fan_process.websocket_connect(live_track.ws_url(), headers=world.headers("fan")) as ws:
+            receive_json(ws)
+            ws.send_text(json.dumps({"type": "play", "id": "p"}))
+            assert reply_to(ws, "p")["type"] == "ack"
+            frames(ws, FrameKind.audio_wav, 2)
+            assert listener.subscribed.wait(10)
+            r = artist_process.post(f"/api/consent/grants/{live_track.grant_ids['remix_preview']}/revoke",
+                                    json={"reason": "changed my mind"}, headers=world.headers("alpha"))
+            assert r.status_code == 200, r.text
+            revoked_at = time.monotonic()
+            for _ in range(5000):
+                message = receive(ws)
+                if isinstance(message, dict) and message.get("error") == "ConsentNotGranted":
+                    break
+            else:
+                raise AssertionError("the fan's session was not told about the revocation")
+            told_after = time.monotonic() - revoked_at
+            assert "rendering has stopped" in message["detail"]
+            state = receive_json(ws)
+            assert state["rendering"] is False and state["playing"] is False
+    # Well inside the minute the fan's process would otherwise take (bounded loosely: a shared 2-core machine).
+    print(f"revocation on one process → fan on another told in {told_after:.3f} s")
+    assert told_after < 10, told_after
