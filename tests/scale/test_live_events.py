@@ -11,9 +11,11 @@ from fastapi.testclient import TestClient
 
 from remix.app import create_app
 from remix.config import Settings
+from remix.db import make_engine, make_sessionmaker
 from remix.live.hub import LiveHub
 from remix.live.protocol import FrameKind
-from remix.scale.live_events import ConsentNewsListener
+from remix.scale.live_events import CONSENT_CHANNEL, ConsentNewsListener, announce_after_commit, publish_to
+from remix.scale.redis_conn import redis_client
 from tests.live.conftest import TEST_CONFIG, LiveTrack, frames, receive, receive_json, reply_to
 from tests.ops.test_ops import REDIS_URL
 
@@ -55,3 +57,25 @@ def test_a_revocation_on_one_api_process_stops_a_fan_live_on_another(settings: S
     # Well inside the minute the fan's process would otherwise take (bounded loosely: a shared 2-core machine).
     print(f"revocation on one process → fan on another told in {told_after:.3f} s")
     assert told_after < 10, told_after
+
+
+def test_news_is_published_only_when_the_transaction_commits(settings: Settings) -> None:
+    publish_to(REDIS_URL)
+    pubsub = redis_client(REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(CONSENT_CHANNEL)
+    pubsub.get_message(timeout=1.0)  # the subscription's confirmation
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            announce_after_commit(session, "consent_revoked", grant_id=41)
+            session.rollback()  # a revocation that failed: nobody may be told
+        assert pubsub.get_message(timeout=0.5) is None
+        with make_sessionmaker(engine)() as session:
+            announce_after_commit(session, "consent_revoked", grant_id=42)
+            assert pubsub.get_message(timeout=0.3) is None  # not before the commit either
+            session.commit()
+        message = pubsub.get_message(timeout=2.0)
+        assert message is not None and json.loads(message["data"]) == {"kind": "consent_revoked", "grant_id": 42}
+    finally:
+        pubsub.close()
+        engine.dispose()
