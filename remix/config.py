@@ -38,6 +38,14 @@ class Settings(BaseSettings):
         description="A licensed diffusers pipeline directory (SD-turbo class: unet, vae, CLIP text encoder and "
         "tokenizer, scheduler; safetensors weights), read from local files only, that 'lora' visual models adapt.",
     )
+    visual_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where live frames render: CUDA (float16, channels-last) when present, or the CPU.")
+    visual_compile: Literal["off", "default", "reduce-overhead", "max-autotune"] = Field(
+        default="off", description="torch.compile mode of the live renderer's UNet (static batch buckets; "
+        "reduce-overhead adds CUDA graphs).")
+    visual_tiny_vae: Path | None = Field(
+        default=None, description="A local AutoencoderTiny (TAESD-class, safetensors) directory that live frames of "
+        "'lora' models encode and decode with instead of the base's full VAE.")
     redis_url: str | None = Field(
         default=None,
         description="Production mode: Redis for live session state, fan-out and render jobs (redis://host:6379/0).",

@@ -95,8 +95,10 @@ class PromptBlend:
 
 
 def embed_prompt(pipeline: ArtworkDiffusionPipeline, prompt: str) -> torch.Tensor:
-    embedding: torch.Tensor = pipeline.text_encoder.encode([prompt])[0]
-    return embedding
+    """The prompt's embedding, encoded once per prompt and text encoder (LRU, :mod:`remix.visuals.gpu`)."""
+    from remix.visuals.gpu import cached_prompt_embedding
+
+    return cached_prompt_embedding(pipeline, prompt)
 
 
 def render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRequest]) -> list[FrameResult]:
@@ -113,44 +115,47 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
     import torch
     from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 
+    from remix.visuals.gpu import live_runtime
     from remix.visuals.pipeline import to_image
     steps = requests[0].steps
     if any(r.steps != steps for r in requests):
         raise ValueError("every frame of a batch must use the same number of steps")
-    codec, device, dtype = pipeline.codec, pipeline.device, pipeline.dtype
+    # Placement, the codec (full VAE or tiny autoencoder), bucket padding and the compiled UNet: GPU mode.
+    runtime = live_runtime(pipeline)
+    codec, device = runtime.codec, runtime.device
     scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
     scheduler.set_timesteps(steps)
     timesteps = scheduler.timesteps
     shape = (codec.latent_channels, codec.latent_size, codec.latent_size)
     # Per-frame CPU generators: the same seed gives the same noise alone or in any batch, on any device.
-    noise = [torch.randn(shape, generator=torch.Generator().manual_seed(r.seed)) for r in requests]
+    noise = [torch.randn(shape, generator=torch.Generator().manual_seed(r.seed)).unsqueeze(0).to(device)
+             for r in requests]
     first_step = [0 if r.init is None else steps - max(1, min(steps, round(steps * r.strength))) for r in requests]
-    cond = torch.stack([r.embedding.float() for r in requests]).to(device=device, dtype=dtype)
+    cond = torch.stack([r.embedding.float() for r in requests]).to(device=device)
+    # Every previous frame is encoded in one codec call (the LoRA base's VAE batches like the UNet does).
+    with_init = [i for i, r in enumerate(requests) if r.init is not None]
+    starts: dict[int, torch.Tensor] = {}
+    if with_init:
+        encoded = codec.encode(torch.stack([requests[i].init.float() for i in with_init]))  # type: ignore[union-attr]
+        starts = {i: encoded[row:row + 1].to(device) for row, i in enumerate(with_init)}
     latents: list[torch.Tensor | None] = [None] * len(requests)
     for index, t in enumerate(timesteps):
-        for i, request in enumerate(requests):
+        for i in range(len(requests)):
             if first_step[i] == index:
-                if request.init is None:
-                    latents[i] = noise[i].unsqueeze(0)
-                else:
-                    start = codec.encode(request.init.unsqueeze(0).float())
-                    latents[i] = scheduler.add_noise(start, noise[i].unsqueeze(0), t.reshape(1))
+                latents[i] = noise[i] if i not in starts else scheduler.add_noise(starts[i], noise[i], t.reshape(1))
         active = [i for i in range(len(requests)) if latents[i] is not None]
         if not active:  # every frame starts later (image→image at low strength)
             continue
-        batch = torch.cat([x for x in latents if x is not None]).to(device=device, dtype=dtype)
-        c = cond[active]
-        out = pipeline.unet(batch, t, encoder_hidden_states=c.unsqueeze(1), class_labels=c).sample
-        stepped = scheduler.step(out, t, batch).prev_sample.float().cpu()
+        # Latents stay on the device in float32 between steps; only the UNet runs in the pipeline's precision.
+        batch = torch.cat([x for x in latents if x is not None])
+        out = runtime.denoise(pipeline.unet, batch, t, cond[active])
+        stepped = scheduler.step(out, t, batch).prev_sample
         for row, i in enumerate(active):
             latents[i] = stepped[row:row + 1]
-    results = []
-    for i, request in enumerate(requests):
-        final = latents[i]
-        assert final is not None
-        pixels = codec.decode(final).clamp(-1, 1)[0]
-        results.append(FrameResult(jpeg=encode_jpeg(to_image(pixels, request.output_size)), pixels=pixels))
-    return results
+    finals = [x for x in latents if x is not None]
+    pixels = codec.decode(torch.cat(finals)).float().cpu().clamp(-1, 1)  # one decode for the whole batch
+    return [FrameResult(jpeg=encode_jpeg(to_image(p, r.output_size)), pixels=p.clone())
+            for p, r in zip(pixels, requests, strict=True)]
 
 
 def encode_jpeg(image: Image.Image) -> bytes:

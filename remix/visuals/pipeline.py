@@ -123,9 +123,10 @@ class ArtworkDiffusionPipeline:
 
     @classmethod
     def best_device(cls) -> tuple[torch.device, torch.dtype]:
-        if torch.cuda.is_available():
-            return torch.device("cuda"), torch.float16
-        return torch.device("cpu"), torch.float32
+        """CUDA in half precision when present (and ``REMIX_VISUAL_DEVICE`` allows it), else CPU float32."""
+        from remix.visuals.gpu import current_mode
+
+        return current_mode().placement()
 
     def check_inputs(self, prompt: str | Sequence[str], image: Image.Image | Sequence[Image.Image] | None,
                      strength: float, num_inference_steps: int, guidance_scale: float, output_size: int,
