@@ -189,7 +189,8 @@ class LiveRuntime:
             options: dict[str, Any] = {"dynamic": False, "backend": mode.compile_backend}
             if mode.compile_backend == "inductor":
                 options["mode"] = mode.compile
-            module.compile(**options)
+            if getattr(module, "_compiled_call_impl", None) is None:  # once per module: a recompile costs minutes
+                module.compile(**options)
         if mode.tiny_vae_dir is not None:
             self.codec = self._tiny_codec(pipeline, mode.tiny_vae_dir)
 
