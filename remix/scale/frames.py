@@ -58,10 +58,20 @@ def encode_requests(requests: Sequence[FrameRequest]) -> bytes:
 
     tensors: dict[str, torch.Tensor] = {}
     meta = []
+    seen: set[int] = set()
+
+    def own(tensor: torch.Tensor) -> torch.Tensor:
+        # safetensors refuses tensors sharing memory, and fans with the same prompt share one cached embedding.
+        tensor = tensor.detach().float().cpu().contiguous()
+        if tensor.untyped_storage().data_ptr() in seen:
+            tensor = tensor.clone()
+        seen.add(tensor.untyped_storage().data_ptr())
+        return tensor
+
     for i, r in enumerate(requests):
-        tensors[f"embedding.{i}"] = r.embedding.detach().float().cpu().contiguous()
+        tensors[f"embedding.{i}"] = own(r.embedding)
         if r.init is not None:
-            tensors[f"init.{i}"] = r.init.detach().float().cpu().contiguous()
+            tensors[f"init.{i}"] = own(r.init)
         meta.append({"strength": r.strength, "seed": r.seed, "steps": r.steps, "output_size": r.output_size})
     return save(tensors, metadata={"requests": json.dumps(meta)})
 
