@@ -92,7 +92,8 @@ def canvas_pixels(page: Page) -> str:
     return str(page.get_by_role("img", name="Live visuals for Steam Rising").evaluate("c => c.toDataURL('image/png')"))
 
 
-def test_fan_plays_prompts_the_visuals_moves_a_fader_and_downloads_a_clip(page: Page) -> None:
+def test_fan_plays_prompts_the_visuals_moves_a_fader_and_downloads_a_clip(page: Page,
+                                                                          live_server: LiveServer) -> None:
     sent: list[dict[str, object]] = []
 
     def watch(ws: WebSocket) -> None:
@@ -150,9 +151,16 @@ def test_fan_plays_prompts_the_visuals_moves_a_fader_and_downloads_a_clip(page: 
     expect(saved).to_contain_text("Steam Rising remix #")
     expect(saved).to_contain_text("white rocket on a launch pad at dusk")
 
-    with page.expect_download() as visual_info:
+    with page.expect_download(timeout=30_000) as visual_info:
         stage.get_by_role("button", name="Download visual").click()
-    assert visual_info.value.suggested_filename.endswith(".jpg")
+    visual = visual_info.value
+    assert visual.suggested_filename.endswith(".jpg")
+    expect(page.get_by_role("status")).to_contain_text("watermarked and signed")
+    # The saved visual is a stamped render: the public verify endpoint recognises it as licensed.
+    report = httpx.post(f"{live_server.base_url}/api/provenance/verify/public", timeout=60,
+                        files={"file": (visual.suggested_filename, Path(visual.path()).read_bytes(), "image/jpeg")})
+    assert report.status_code == 200, report.text
+    assert report.json()["verdict"] == "licensed_render"
 
 
 @pytest.mark.usefixtures("for_sale")

@@ -2,7 +2,8 @@
 // prompt box that steers them. The mixer below it sends every fader, mute, solo, tempo and key change here.
 import { formatSeconds } from "../dates.js";
 import { h } from "../dom.js";
-import { saveBlob, slug } from "../downloads.js";
+import { apiBlob } from "../api.js";
+import { fileNameFrom, saveBlob, slug } from "../downloads.js";
 import { describeError } from "../errors.js";
 import { ChunkPlayer, LiveConnection } from "../live.js";
 import { showError, showStatus } from "../status.js";
@@ -51,6 +52,7 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
   const player = new ChunkPlayer();
   let playing = false;
   let lastFrame = null;
+  let currentPrompt = "";
   let currentMix = null;
   let mixTimer = null;
   let state = null;
@@ -192,6 +194,7 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
     }
     try {
       const answer = await connection.send("prompt", { text });
+      currentPrompt = text;
       showStatus(answer.visuals ? `Prompt “${text}” is shaping the visuals.` : `Prompt saved, but ${state?.visuals.reason || "visuals are off"}.`,
         answer.visuals ? "ok" : "info");
     } catch (err) {
@@ -216,11 +219,24 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
     }
   });
 
-  visualButton.addEventListener("click", () => {
-    if (!lastFrame) return;
-    const name = `${slug(track.title)}-visual-${lastFrame.sequence}.${lastFrame.blob.type === "image/webp" ? "webp" : "jpg"}`;
-    saveBlob(lastFrame.blob, name);
-    showStatus(`Visual saved as ${name}.`, "ok");
+  // The download is rendered again by the server from the frame on screen and the current prompt, so the file
+  // carries its watermark and signed manifest (remix/provenance); the live stream's frames are not stamped.
+  visualButton.addEventListener("click", async () => {
+    if (!lastFrame || !state?.visuals.model_id) return;
+    visualButton.disabled = true;
+    try {
+      const initImage = await blobToBase64(lastFrame.blob);
+      const { blob, response } = await apiBlob("POST", `/api/visual-models/${state.visuals.model_id}/download?format=jpeg`, {
+        prompt: currentPrompt || track.title, init_image: initImage, strength: 0.3, size: CANVAS_SIZE / 2,
+      });
+      const name = fileNameFrom(response.headers.get("Content-Disposition")) || `${slug(track.title)}-visual.jpg`;
+      saveBlob(blob, name);
+      showStatus(`Visual saved as ${name}, watermarked and signed as a licensed render.`, "ok");
+    } catch (err) {
+      showError(err);
+    } finally {
+      visualButton.disabled = !lastFrame;
+    }
   });
 
   // Leaving the page ends the session (the hash router replaces the view without unloading).
@@ -257,4 +273,14 @@ function drawPlaceholder(drawing, text) {
   drawing.font = "600 24px system-ui, sans-serif";
   drawing.textAlign = "center";
   drawing.fillText(text, width / 2, height / 2);
+}
+
+/** The bytes of `blob` as base64 (the render API takes the previous frame that way). */
+function blobToBase64(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1]);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
 }
