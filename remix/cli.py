@@ -35,10 +35,11 @@ def worker(
     name: Annotated[str | None, typer.Option(help="Consumer name in the Redis group (default: host-pid)")] = None,
     max_batch: Annotated[int, typer.Option(help="Most frames rendered in one pipeline call")] = 32,
 ) -> None:
-    """Render live frames for every API process from the Redis stream (needs REMIX_REDIS_URL; one per GPU).
+    """Render live frames and paid long renders for every API process from Redis streams (needs
+    REMIX_REDIS_URL; one per GPU).
 
     Frame batches of all fans on the same visual model are merged into one pipeline call; batches a killed
-    worker left unfinished are taken over by the others within a second."""
+    worker left unfinished are taken over by the others within a second, and its paid render within 5 s."""
     from remix.config import get_settings
     from remix.ops.logs import configure_logging
     from remix.scale.worker import FrameWorker

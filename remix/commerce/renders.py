@@ -4,16 +4,22 @@ The licensed version is the order's own RemixSpec rendered by the audio engine a
 paid file agrees with the preview and the free clip the fan heard (same spec, same seed, same audio).
 The cached WAV is the engine's unstamped render; each download is stamped afresh (:func:`stamped_download`)
 with its own watermark id and a C2PA manifest citing the order's licence and grants.
+
+In production mode (``REMIX_REDIS_URL``) the render runs on a `remix worker` (remix.scale.order_renders) and
+the API process only serves the file; the embedded default renders in a thread of the API process.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import soundfile
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -27,6 +33,11 @@ from remix.config import Settings
 from remix.errors import Conflict, RemixError
 from remix.provenance import render_paths
 from remix.provenance.service import StampedOutput
+
+logger = logging.getLogger(__name__)
+
+# Production mode: how long a download waits for a worker's render before answering "try again".
+WORKER_RENDER_WAIT_S = 20.0
 
 # One worker: renders are CPU-heavy and the service shares its machine with the API.
 _jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="licensed-render")
@@ -73,9 +84,33 @@ def _render(settings: Settings, target: Path, order: Order, track: Track, stems:
     return target
 
 
+def _rendered_by_workers(settings: Settings, order: Order) -> Path:
+    """Production mode: the workers' render of ``order``, asked for again if missing (the request after the
+    payment may have been lost with Redis; a worker skips an order already rendered), waited for a while."""
+    from remix.scale.order_renders import enqueue_order_render
+
+    target = render_path(settings, order)
+    if target.exists():
+        return target
+    assert settings.redis_url
+    try:
+        enqueue_order_render(settings.redis_url, order.public_id)
+    except RedisError as exc:
+        raise RenderFailed("the render queue is unavailable; try the download again shortly") from exc
+    deadline = time.monotonic() + WORKER_RENDER_WAIT_S
+    while time.monotonic() < deadline:
+        if target.exists():
+            return target
+        time.sleep(0.1)
+    raise RenderFailed(f"order {order.public_id} is still being rendered; try the download again in a minute")
+
+
 def stamped_download(session: Session, settings: Settings, order: Order, track: Track) -> StampedOutput:
     """One download of the licensed version: the cached render, watermarked and signed for this download."""
-    path = render_licensed_version(settings, order, track, list(track.stems))
+    if settings.redis_url:  # production mode: `remix worker` processes render, this process serves
+        path = _rendered_by_workers(settings, order)
+    else:
+        path = render_licensed_version(settings, order, track, list(track.stems))
     audio, sample_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     seed = RemixSpec.model_validate_json(order.spec_json).seed
     return render_paths.stamp_paid_render(
@@ -89,6 +124,14 @@ def render_after_commit(session: Session, settings: Settings, order: Order, trac
 
     def start(_: Session) -> None:
         # A failed background render is not lost: the download renders on demand and reports the error.
+        if settings.redis_url:  # production mode: a `remix worker` renders it (see remix.scale.order_renders)
+            from remix.scale.order_renders import enqueue_order_render
+
+            try:
+                enqueue_order_render(settings.redis_url, order.public_id)
+            except RedisError:  # the payment has committed; the first download asks the workers again
+                logger.warning("order %s: render not queued (Redis unavailable)", order.public_id, exc_info=True)
+            return
         _jobs.submit(render_licensed_version, settings, order, track, stems)
 
     event.listen(session, "after_commit", start, once=True)

@@ -1,4 +1,5 @@
-"""`remix worker`: renders live frames from the Redis stream, batching entries of every API process.
+"""`remix worker`: renders live frames from the Redis stream, batching entries of every API process, and paid
+long renders from another stream (in a thread of their own, see remix.scale.order_renders).
 
 Each loop: take over entries a dead worker left unacknowledged (``XAUTOCLAIM``), read new ones
 (``XREADGROUP``), group them by visual model and steps, render each group in one pipeline call, push every
@@ -35,6 +36,7 @@ from remix.scale.frames import (
     decode_requests,
     encode_results,
 )
+from remix.scale.order_renders import ORDER_STREAM, OrderRenderWorker
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +96,13 @@ class FrameWorker:
         import torch  # noqa: F401  (imported before taking work: the first import takes seconds)
 
         loaded = self.warm()
-        logger.info("render worker %s consuming %s (models loaded: %s)", self.name, FRAME_STREAM, loaded)
+        logger.info("render worker %s consuming %s and %s (models loaded: %s)", self.name, FRAME_STREAM,
+                    ORDER_STREAM, loaded)
+        # Paid long renders in their own thread: one takes seconds, and fans' frames must not wait behind it.
+        orders = OrderRenderWorker(self.settings, self.factory, name=self.name)
+        order_thread = threading.Thread(target=orders.run, args=(lambda: self.stopping,), name="order-renders",
+                                        daemon=True)
+        order_thread.start()
         while not self.stopping:
             try:
                 self.ensure_group()
@@ -102,6 +110,7 @@ class FrameWorker:
             except redis.RedisError:
                 logger.warning("Redis unavailable; retrying", exc_info=True)
                 time.sleep(0.5)
+        order_thread.join()  # a render under way finishes (and is acknowledged) before the worker exits
         self.engine.dispose()
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
