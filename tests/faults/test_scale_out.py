@@ -249,6 +249,17 @@ def _kill_a_webhook_and_the_api_process_then_restart_redis(cluster: Cluster, fig
         sales = session.scalars(select(LedgerTransaction)).all()
     assert [t.kind.value for t in sales] == ["sale"]  # exactly one posting
     assert money_after_sale["entitlements"] == 1
+    # The paid render runs on the surviving worker (production-mode API processes render nothing), into one
+    # file per order, which any API process then serves.
+    settings = shop.world.client.app.state.settings  # type: ignore[attr-defined]
+    render = settings.data_dir / "renders" / f"{order['public_id']}.wav"
+    figures["payment_to_worker_render_s"] = wait_until(render.exists, 60, "a worker renders the paid order")
+    r = httpx.post(f"{cluster.api_b.url}/api/orders/{order['public_id']}/download-url", headers=shop.h("fan"),
+                   timeout=30)
+    assert r.status_code == 200, r.text
+    download = httpx.get(f"{cluster.api_b.url}{r.json()['url']}", timeout=60)
+    assert download.status_code == 200 and download.content[:4] == b"RIFF", download.text[:200]
+    assert [p.name for p in render.parent.iterdir()] == [render.name]
 
     # 2. kill -9 the API process a fan is on: the fan reconnects to the other and resumes spec and prompt.
     with _ws(cluster.api_a, cluster) as ws:
