@@ -66,7 +66,8 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
   };
 
   const describeVisuals = () => {
-    if (!state) return;
+    // While disconnected the note says so; a frame still being decoded must not paint over it.
+    if (!state || !connected) return;
     if (!state.rendering) visualsNote.textContent = "Stopped: this track is no longer released for remixing.";
     else if (!state.visuals.available) visualsNote.textContent = `No visuals for this track: ${state.visuals.reason}`;
     else if (frames === 0) visualsNote.textContent = "Visuals are ready: type a prompt to start them.";
@@ -147,6 +148,7 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
     connected = true;
     play.disabled = false;
     saveButton.disabled = false;
+    describeVisuals();
     if (currentMix) sendMix();
   }
 
