@@ -17,8 +17,11 @@ in the batched matrix products (well under one 8-bit pixel level).
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -116,7 +119,7 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
     from diffusers.schedulers.scheduling_ddim import DDIMScheduler
 
     from remix.visuals.gpu import live_runtime
-    from remix.visuals.pipeline import to_image
+
     steps = requests[0].steps
     if any(r.steps != steps for r in requests):
         raise ValueError("every frame of a batch must use the same number of steps")
@@ -154,8 +157,21 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
             latents[i] = stepped[row:row + 1]
     finals = [x for x in latents if x is not None]
     pixels = codec.decode(torch.cat(finals)).float().cpu().clamp(-1, 1)  # one decode for the whole batch
-    return [FrameResult(jpeg=encode_jpeg(to_image(p, r.output_size)), pixels=p.clone())
-            for p, r in zip(pixels, requests, strict=True)]
+    frames = [(p, r.output_size) for p, r in zip(pixels, requests, strict=True)]
+    # PIL resizes and encodes without the GIL: at GPU frame rates, one thread would cap the frames per second.
+    jpegs = list(_jpeg_pool().map(_frame_jpeg, frames)) if len(frames) > 1 else [_frame_jpeg(frames[0])]
+    return [FrameResult(jpeg=jpeg, pixels=p.clone()) for jpeg, (p, _) in zip(jpegs, frames, strict=True)]
+
+
+def _frame_jpeg(frame: tuple[torch.Tensor, int]) -> bytes:
+    from remix.visuals.pipeline import to_image
+
+    return encode_jpeg(to_image(*frame))
+
+
+@functools.cache
+def _jpeg_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1), thread_name_prefix="frame-jpeg")
 
 
 def encode_jpeg(image: Image.Image) -> bytes:

@@ -216,7 +216,7 @@ class LiveRuntime:
             if size > count:  # copies of the last frame: real inputs, and rows that are thrown away
                 x = torch.cat([x, x[-1:].expand(size - count, *x.shape[1:])])
                 c = torch.cat([c, c[-1:].expand(size - count, *c.shape[1:])])
-            x = x.to(dtype=self.dtype)
+            x, c = x.to(dtype=self.dtype), c.to(dtype=self.dtype)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             # A device tensor with the batch's shape: a Python or CPU scalar would be baked into a compiled graph.
