@@ -36,11 +36,11 @@ from remix.commerce.schemas import (
     ReconciliationOut,
     RefundIn,
     RefundOut,
-    RejectIn,
     RevenueSeriesOut,
     SplitSheetForReviewOut,
     SplitSheetIn,
     SplitSheetOut,
+    SplitSheetRejectIn,
     StatementLineOut,
     WebhookOut,
 )
@@ -127,7 +127,7 @@ def approve_split_sheet(sheet_id: int, session: SessionDep, user: FinanceUser) -
 
 
 @router.post("/split-sheets/{sheet_id}/reject", response_model=SplitSheetOut, responses=WRITE_ERRORS)
-def reject_split_sheet(sheet_id: int, body: RejectIn, session: SessionDep, user: CurrentUser) -> SplitSheet:
+def reject_split_sheet(sheet_id: int, body: SplitSheetRejectIn, session: SessionDep, user: CurrentUser) -> SplitSheet:
     """The artist or finance rejects a version that is not approved yet."""
     return splits.reject_split_sheet(session, user, sheet_id, body.reason)
 

@@ -56,7 +56,7 @@ class SplitSheetOut(BaseModel):
     lines: list[SplitLineBody]
 
 
-class RejectIn(BaseModel):
+class SplitSheetRejectIn(BaseModel):
     reason: str = Field(default="", max_length=2000)
 
 

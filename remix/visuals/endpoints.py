@@ -27,7 +27,7 @@ from remix.errors import (
 from remix.provenance import render_paths
 from remix.visuals import service
 from remix.visuals.models import VisualModel
-from remix.visuals.schemas import PromptRulesIn, PromptRulesOut, RejectIn, RenderIn, TrainIn, VisualModelOut
+from remix.visuals.schemas import ModelRejectIn, PromptRulesIn, PromptRulesOut, RenderIn, TrainIn, VisualModelOut
 
 router = APIRouter(prefix="/api", tags=["visual models"])
 
@@ -99,7 +99,7 @@ def approve_visual_model(model_id: int, session: SessionDep, user: ArtistUser) -
 
 
 @router.post("/visual-models/{model_id}/reject", response_model=VisualModelOut, responses=REVIEW_ERRORS)
-def reject_visual_model(model_id: int, body: RejectIn, session: SessionDep, user: ArtistUser) -> VisualModel:
+def reject_visual_model(model_id: int, body: ModelRejectIn, session: SessionDep, user: ArtistUser) -> VisualModel:
     """Reject a model awaiting approval, with a reason; it never renders."""
     return service.reject(session, user, model_id, body.reason)
 

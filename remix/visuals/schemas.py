@@ -55,7 +55,7 @@ class VisualModelOut(BaseModel):
     sources: list[TrainingSourceOut] = Field(description="The artwork trained on, its hash and the grant allowing it")
 
 
-class RejectIn(BaseModel):
+class ModelRejectIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
 
 
