@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -12,7 +11,17 @@ from remix.auth.deps import ArtistUser, CurrentUser, FinanceUser, ensure_acts_fo
 from remix.auth.models import Role
 from remix.catalog import repository as catalog_repository
 from remix.catalog.models import ConsentGrant, Track
-from remix.commerce import entitlements, orders, renders, reports, repository, splits, statements, webhooks
+from remix.commerce import (
+    entitlements,
+    group_commit,
+    orders,
+    renders,
+    reports,
+    repository,
+    splits,
+    statements,
+    webhooks,
+)
 from remix.commerce.config import CommerceSettings, get_commerce_settings
 from remix.commerce.fulfilment import licence_number
 from remix.commerce.gateway import PaymentProviderUnavailable, StripeGateway
@@ -243,20 +252,17 @@ def download(public_id: str, session: SessionDep, settings: SettingsDep,
 @router.post("/commerce/stripe/webhook", response_model=WebhookOut, tags=["webhooks"],
              responses=error_responses(BadRequest))
 def stripe_webhook(
-    session: SessionDep,
-    settings: SettingsDep,
+    request: Request,
     cs: CommerceSettingsDep,
     payload: Annotated[bytes, Depends(raw_body)],
     stripe_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookOut:
     """Stripe's signed event delivery. Bad signature, stale timestamp or malformed body → 400 and nothing
     stored; a duplicate event id → 200 ``duplicate``; an unused type → 200 ``ignored``; a refund or dispute
-    that arrives before its payment → 200 ``deferred`` (applied when the payment arrives)."""
+    that arrives before its payment → 200 ``deferred`` (applied when the payment arrives). A 200 is sent
+    only once the event is committed; concurrent deliveries share one transaction (group commit)."""
     event = webhooks.verify(payload, stripe_signature, cs.stripe_webhook_secret, cs.webhook_tolerance_seconds)
-    outcome = webhooks.receive(session, settings, event, render_on_payment=cs.render_on_payment)
-    if cs.crash_before_commit and settings.environment == "test":
-        session.flush()
-        os._exit(86)  # crash-safety test: die with the postings written but not committed
+    outcome = group_commit.batcher_for(request.app.state).deliver(event, cs)
     return WebhookOut(event_id=outcome.event_id, status=outcome.status, note=outcome.note)
 
 

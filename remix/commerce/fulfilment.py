@@ -16,7 +16,7 @@ licence is issued; the order is flagged ``needs_refund`` for finance.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -41,42 +41,53 @@ def licence_number(order: Order) -> str:
     return f"RMX-{order.public_id.upper()}"
 
 
-def record_payment(session: Session, settings: Settings, order: Order, *, occurred_at: datetime,
-                   provider_event_id: str, render_on_payment: bool = True) -> None:
-    """Mark ``order`` paid, post the sale, and issue the entitlement and licence (once)."""
-    facts = ledger.post(session, order, TransactionKind.sale, order.payment_intent_id or order.public_id,
-                        order.amount_minor, occurred_at=occurred_at, provider_event_id=provider_event_id)
-    if facts is None:
-        return  # this payment was already recorded (another event reported it)
-    order.status = OrderStatus.paid
-    order.paid_at = occurred_at
-    stems = repository.stem_ids_of_track(session, order.track_id)
-    decision = check_use(session, Scope.sell_extended, stems, at=utcnow())
-    if not decision.allowed or not stems:
-        order.needs_refund = True
-        session.flush()
-        audit.record(session, "order.paid_unfulfillable", "order", order.public_id, actor_user_id=None,
-                     amount_minor=order.amount_minor, currency=order.currency, uncovered=list(decision.uncovered),
-                     provider_event_id=provider_event_id)
+def record_payments(session: Session, settings: Settings, sales: list[ledger.Sale], *,
+                    render_on_payment: bool = True) -> None:
+    """Mark each order of ``sales`` paid, post its sale, and issue its entitlement and licence.
+
+    Each order appears once and is not paid yet (the caller checked both under the orders' row locks).
+    The work is set-based — one consent check per track, one statement per kind of row for the whole list —
+    because a webhook batch (see :mod:`remix.commerce.group_commit`) confirms many payments at once.
+    """
+    if not sales:
         return
-    valid_until = occurred_at + timedelta(days=order.licence_days) if order.licence_days else None
-    repository.issue_entitlement_and_licence(
-        session,
-        {"order_id": order.id, "user_id": order.user_id, "track_id": order.track_id, "spec_hash": order.spec_hash,
-         "product": order.product, "status": EntitlementStatus.active, "granted_at": occurred_at,
-         "valid_until": valid_until, "updated_at": utcnow()},
-        {"number": licence_number(order), "order_id": order.id, "user_id": order.user_id,
-         "track_id": order.track_id, "spec_hash": order.spec_hash, "product": order.product,
-         "split_sheet_id": order.split_sheet_id, "consent_grant_ids": json.dumps(decision.grant_ids),
-         "terms": order.terms, "issued_at": occurred_at, "valid_until": valid_until},
-    )
-    audit.record(session, "order.paid", "order", order.public_id, actor_user_id=None,
-                 amount_minor=order.amount_minor, currency=order.currency, split_sheet_id=order.split_sheet_id,
-                 provider_event_id=provider_event_id, licence=licence_number(order))
+    ledger.post_sales(session, sales)
+    now = utcnow()
+    stems_of = repository.stem_ids_of_tracks(session, {sale.order.track_id for sale in sales})
+    decisions = {track: check_use(session, Scope.sell_extended, stems, at=now) for track, stems in stems_of.items()}
+    entitlements, licences, rendering = [], [], []
+    for sale in sales:
+        order, occurred_at = sale.order, sale.occurred_at
+        order.status = OrderStatus.paid
+        order.paid_at = occurred_at
+        decision = decisions[order.track_id]
+        if not decision.allowed or not stems_of[order.track_id]:
+            order.needs_refund = True
+            audit.record(session, "order.paid_unfulfillable", "order", order.public_id, actor_user_id=None,
+                         amount_minor=order.amount_minor, currency=order.currency,
+                         uncovered=list(decision.uncovered), provider_event_id=sale.provider_event_id)
+            continue
+        valid_until = occurred_at + timedelta(days=order.licence_days) if order.licence_days else None
+        entitlements.append(
+            {"order_id": order.id, "user_id": order.user_id, "track_id": order.track_id,
+             "spec_hash": order.spec_hash, "product": order.product, "status": EntitlementStatus.active,
+             "granted_at": occurred_at, "valid_until": valid_until, "updated_at": now})
+        licences.append(
+            {"number": licence_number(order), "order_id": order.id, "user_id": order.user_id,
+             "track_id": order.track_id, "spec_hash": order.spec_hash, "product": order.product,
+             "split_sheet_id": order.split_sheet_id, "consent_grant_ids": json.dumps(decision.grant_ids),
+             "terms": order.terms, "issued_at": occurred_at, "valid_until": valid_until})
+        audit.record(session, "order.paid", "order", order.public_id, actor_user_id=None,
+                     amount_minor=order.amount_minor, currency=order.currency, split_sheet_id=order.split_sheet_id,
+                     provider_event_id=sale.provider_event_id, licence=licence_number(order))
+        rendering.append(order)
+    session.flush()  # the orders' new status before the rows that reference them
+    repository.issue_entitlements_and_licences(session, entitlements, licences)
     if render_on_payment:
-        track = session.get(Track, order.track_id)
-        assert track is not None
-        renders.render_after_commit(session, settings, order, track)
+        for order in rendering:
+            track = session.get(Track, order.track_id)
+            assert track is not None
+            renders.render_after_commit(session, settings, order, track)
 
 
 def after_posting(session: Session, order: Order, kind: TransactionKind, ref: str, amount: int,

@@ -86,10 +86,11 @@ def next_period(period: str) -> str:
     return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
-def open_period_for(session: Session, at: datetime) -> str:
+def open_period_for(session: Session, at: datetime, locked: set[str] | None = None) -> str:
     """The period a posting for something that happened at ``at`` lands in: its own month, or the first
-    unlocked month after it (a locked period never changes; corrections post into the next one)."""
-    locked = repository.locked_periods(session)
+    unlocked month after it (a locked period never changes; corrections post into the next one).
+    ``locked`` (the locked periods, read once per batch) saves the query."""
+    locked = repository.locked_periods(session) if locked is None else locked
     period = period_of(at)
     while period in locked:
         period = next_period(period)
@@ -117,23 +118,81 @@ def _targets(lines: list[tuple[int, int]], facts: OrderFacts, currency: str) -> 
     return targets
 
 
-def _account_ids(session: Session, currency: str, payee_ids: set[int]) -> dict[str, int]:
-    wanted: dict[str, tuple[AccountKind, int | None]] = {
-        f"provider:{currency}": (AccountKind.provider, None),
-        f"clearing:{currency}": (AccountKind.clearing, None),
-    }
-    for payee_id in payee_ids:
-        payable, hold = _codes(currency, payee_id)
-        wanted[payable] = (AccountKind.payable, payee_id)
-        wanted[hold] = (AccountKind.dispute_hold, payee_id)
+def _account_ids(session: Session, needs: dict[str, set[int]]) -> dict[str, int]:
+    """Ids of the provider, clearing, payable and hold accounts of ``needs`` (currency → payee ids), created
+    on first use; one query when they all exist."""
+    wanted: dict[str, tuple[AccountKind, int | None, str]] = {}
+    for currency, payee_ids in needs.items():
+        wanted[f"provider:{currency}"] = (AccountKind.provider, None, currency)
+        wanted[f"clearing:{currency}"] = (AccountKind.clearing, None, currency)
+        for payee_id in payee_ids:
+            payable, hold = _codes(currency, payee_id)
+            wanted[payable] = (AccountKind.payable, payee_id, currency)
+            wanted[hold] = (AccountKind.dispute_hold, payee_id, currency)
     found = repository.account_ids_by_code(session, wanted)
     missing = [code for code in wanted if code not in found]
     if missing:  # only the first posting of a currency or payee creates accounts
-        for code in missing:
-            kind, owner = wanted[code]
+        for code in sorted(missing):
+            kind, owner, currency = wanted[code]
             repository.insert_account(session, code, kind, owner, currency)
         found = repository.account_ids_by_code(session, wanted)
     return found
+
+
+def _entries(ids: dict[str, int], lines: list[tuple[int, int]], facts: OrderFacts, currency: str,
+             current: dict[int, int], key: str) -> list[tuple[int, int]]:
+    """The balanced entries that bring the order's accounts from ``current`` to the targets of ``facts``."""
+    targets = _targets(lines, facts, currency)
+    deltas = {code: target - current.get(ids[code], 0) for code, target in targets.items()}
+    provider_delta = deltas.pop(f"provider:{currency}")
+    clearing = ids[f"clearing:{currency}"]
+    entries: list[tuple[int, int]] = [
+        (ids[f"provider:{currency}"], provider_delta),
+        (clearing, -provider_delta),
+        (clearing, provider_delta),
+        *((ids[code], delta) for code, delta in sorted(deltas.items())),
+    ]
+    entries = [(account, value) for account, value in entries if value != 0]
+    if sum(value for _, value in entries) != 0:  # pragma: no cover - guaranteed by exact allocation
+        raise AssertionError(f"unbalanced posting for {key}")
+    return entries
+
+
+@dataclass(frozen=True)
+class Sale:
+    """A confirmed payment of an order not yet paid (the caller holds the order's row lock)."""
+
+    order: Order
+    occurred_at: datetime
+    provider_event_id: str
+
+
+def post_sales(session: Session, sales: list[Sale]) -> None:
+    """Post the sale of every order in ``sales`` (each order once, none already paid): a fixed number of
+    statements for the whole list — split lines, accounts and locked periods read once, then every
+    transaction and every entry inserted by one statement each."""
+    if not sales:
+        return
+    lines_of = repository.split_lines_of_sheets(session, {sale.order.split_sheet_id for sale in sales})
+    needs: dict[str, set[int]] = defaultdict(set)
+    for sale in sales:
+        needs[sale.order.currency].update(payee for payee, _ in lines_of[sale.order.split_sheet_id])
+    ids = _account_ids(session, needs)
+    locked = repository.locked_periods(session)
+    posted_at = utcnow()
+    postings = []
+    for sale in sales:
+        order = sale.order
+        key = source_key(TransactionKind.sale, order.payment_intent_id or order.public_id)
+        entries = _entries(ids, lines_of[order.split_sheet_id], OrderFacts(gross=order.amount_minor),
+                           order.currency, {}, key)
+        postings.append(({
+            "source_key": key, "kind": TransactionKind.sale, "order_id": order.id,
+            "split_sheet_id": order.split_sheet_id, "currency": order.currency, "amount_minor": order.amount_minor,
+            "period": open_period_for(session, sale.occurred_at, locked), "provider_event_id": sale.provider_event_id,
+            "occurred_at": sale.occurred_at, "posted_at": posted_at,
+        }, entries))
+    repository.add_transactions(session, postings)
 
 
 def post(
@@ -165,25 +224,12 @@ def post(
             f"{kind.value} of {amount} exceeds what is left of order {order.public_id} "
             f"({order.amount_minor - before_taken} {order.currency})"
         )
-    # Plain column reads and inserts (no ORM objects): a sale is a handful of statements, on the hot path
-    # of every payment webhook.
+    # Plain column reads and inserts (no ORM objects): a posting is a handful of statements.
     lines = repository.split_lines(session, order.split_sheet_id)
     currency = order.currency
-    ids = _account_ids(session, currency, {payee_id for payee_id, _ in lines})
+    ids = _account_ids(session, {currency: {payee_id for payee_id, _ in lines}})
     current = {} if is_first else repository.balances_of_order(session, order.id)
-    targets = _targets(lines, facts, currency)
-    deltas = {code: target - current.get(ids[code], 0) for code, target in targets.items()}
-    provider_delta = deltas.pop(f"provider:{currency}")
-    clearing = ids[f"clearing:{currency}"]
-    entries: list[tuple[int, int]] = [
-        (ids[f"provider:{currency}"], provider_delta),
-        (clearing, -provider_delta),
-        (clearing, provider_delta),
-        *((ids[code], delta) for code, delta in sorted(deltas.items())),
-    ]
-    entries = [(account, value) for account, value in entries if value != 0]
-    if sum(value for _, value in entries) != 0:  # pragma: no cover - guaranteed by exact allocation
-        raise AssertionError(f"unbalanced posting for {key}")
+    entries = _entries(ids, lines, facts, currency, current, key)
     repository.add_transaction(session, {
         "source_key": key, "kind": kind, "order_id": order.id, "split_sheet_id": order.split_sheet_id,
         "currency": currency, "amount_minor": amount, "period": open_period_for(session, occurred_at),

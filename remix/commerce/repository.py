@@ -343,3 +343,91 @@ def transaction_totals(session: Session) -> dict[tuple[TransactionKind, str], in
 
 def orders_needing_refund(session: Session) -> list[str]:
     return list(session.execute(select(Order.public_id).where(Order.needs_refund.is_(True))).scalars())
+
+
+# --- batched webhook postings (group commit) ------------------------------------------------------
+# One statement per step for a whole batch of webhook events, whatever its size.
+
+
+def insert_new_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """INSERT the events … ON CONFLICT DO NOTHING in one statement; the ids that were new.
+
+    Rows go in id order, so two batches racing over the same ids (two server processes) wait for each
+    other in the same order instead of deadlocking. ``rows`` must not repeat an id.
+    """
+    if not rows:
+        return set()
+    table = _table(ProviderEvent)
+    dialect = session.get_bind().dialect.name
+    ordered = sorted(rows, key=lambda row: str(row["id"]))
+    stmt: Any = (pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(ordered)
+    return set(session.execute(stmt.on_conflict_do_nothing().returning(table.c.id)).scalars())
+
+
+def lock_orders_for_payment_intents(session: Session, payment_intent_ids: Iterable[str]) -> dict[str, Order]:
+    """The orders paid by these payment intents, row-locked in id order (PostgreSQL) by one statement."""
+    wanted = sorted(set(payment_intent_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(Order).where(Order.payment_intent_id.in_(wanted)).order_by(Order.id).with_for_update()
+    ).scalars()
+    return {order.payment_intent_id: order for order in rows if order.payment_intent_id is not None}
+
+
+def split_lines_of_sheets(session: Session, split_sheet_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+    """``(payee_id, basis_points)`` of several split sheets' lines, each in its order."""
+    lines: dict[int, list[tuple[int, int]]] = {sheet: [] for sheet in set(split_sheet_ids)}
+    rows = session.execute(
+        select(SplitSheetLine.split_sheet_id, SplitSheetLine.payee_id, SplitSheetLine.basis_points)
+        .where(SplitSheetLine.split_sheet_id.in_(list(lines)))
+        .order_by(SplitSheetLine.split_sheet_id, SplitSheetLine.position)
+    )
+    for row in rows:
+        lines[row.split_sheet_id].append((row.payee_id, row.basis_points))
+    return lines
+
+
+def stem_ids_of_tracks(session: Session, track_ids: Iterable[int]) -> dict[int, list[int]]:
+    stems: dict[int, list[int]] = {track: [] for track in set(track_ids)}
+    rows = session.execute(select(Asset.track_id, Asset.id).where(Asset.track_id.in_(list(stems))).order_by(Asset.id))
+    for row in rows:
+        stems[row.track_id].append(row.id)
+    return stems
+
+
+def deferred_events_for(session: Session, payment_intent_ids: Iterable[str]) -> Sequence[ProviderEvent]:
+    """Events waiting for any of these payments, in the provider's order."""
+    wanted = sorted(set(payment_intent_ids))
+    if not wanted:
+        return []
+    return (
+        session.execute(
+            select(ProviderEvent)
+            .where(ProviderEvent.payment_intent_id.in_(wanted), ProviderEvent.status == EventStatus.deferred)
+            .order_by(ProviderEvent.created, ProviderEvent.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def add_transactions(session: Session, postings: list[tuple[dict[str, Any], list[tuple[int, int]]]]) -> None:
+    """Insert several ledger transactions and all their entries: two statements for the lot."""
+    if not postings:
+        return
+    table = _table(LedgerTransaction)
+    ids = {row.source_key: row.id for row in session.execute(
+        insert(table).returning(table.c.id, table.c.source_key), [values for values, _ in postings])}
+    session.execute(insert(_table(LedgerEntry)), [
+        {"transaction_id": ids[values["source_key"]], "account_id": account, "amount_minor": amount}
+        for values, entries in postings for account, amount in entries
+    ])
+
+
+def issue_entitlements_and_licences(session: Session, entitlements: list[dict[str, Any]],
+                                    licences: list[dict[str, Any]]) -> None:
+    if entitlements:
+        session.execute(insert(_table(Entitlement)), entitlements)
+    if licences:
+        session.execute(insert(_table(License)), licences)

@@ -81,21 +81,100 @@ def _when(event: dict[str, Any]) -> datetime:
 
 def receive(session: Session, settings: Settings, event: dict[str, Any], *,
             render_on_payment: bool = True) -> WebhookOutcome:
-    """Store the verified ``event`` once and apply it (see the module docstring for the contract)."""
-    obj = event["data"]["object"]
+    """Store the verified ``event`` once and apply it: a batch of one (see :func:`receive_batch`)."""
+    return receive_batch(session, settings, [event], render_on_payment=render_on_payment)[0]
+
+
+SALE_TYPES = ("payment_intent.succeeded", "checkout.session.completed")
+
+
+def _stored_row(event: dict[str, Any]) -> dict[str, Any]:
     created = event.get("created") if isinstance(event.get("created"), int) else 0
-    inserted = repository.insert_event(session, {
-        "id": event["id"], "type": event["type"], "payment_intent_id": _payment_intent_of(event["type"], obj),
-        "created": created, "payload": json.dumps(event, separators=(",", ":")),
-        "status": EventStatus.processed.value, "note": "", "received_at": utcnow(), "processed_at": utcnow(),
-    })
-    if not inserted:
-        return WebhookOutcome(event["id"], "duplicate")
+    now = utcnow()
+    return {"id": event["id"], "type": event["type"],
+            "payment_intent_id": _payment_intent_of(event["type"], event["data"]["object"]),
+            "created": created, "payload": json.dumps(event, separators=(",", ":")),
+            "status": EventStatus.processed.value, "note": "", "received_at": now, "processed_at": now}
+
+
+def receive_batch(session: Session, settings: Settings, events: list[dict[str, Any]], *,
+                  render_on_payment: bool = True) -> list[WebhookOutcome]:
+    """Store each verified event once and apply it, all in the caller's transaction; one outcome per event.
+
+    Set-based, so a batch costs a fixed number of statements plus a few per event: one INSERT of all the
+    events (the ids already stored, or repeated within the batch, are ``duplicate``), one row lock of every
+    order they are about (in id order, so concurrent batches never deadlock on them), then every payment
+    posted together (:func:`fulfilment.record_payments`). Refunds, disputes and failures — rare next to
+    sales — are applied one by one after the payments, in the batch's order, exactly as a lone delivery
+    would apply them (so a refund batched with its own payment posts rather than waits).
+    """
     session.info[RENDER_ON_PAYMENT] = render_on_payment
-    status, note = _apply(session, settings, event)
-    if status != EventStatus.processed or note:  # the row was inserted as processed: most events need no update
-        _set_status(session, event["id"], status, note)
-    return WebhookOutcome(event["id"], status.value, note)
+    first_copy: dict[str, int] = {}
+    for index, event in enumerate(events):
+        first_copy.setdefault(event["id"], index)
+    new = repository.insert_new_events(session, [_stored_row(events[i]) for i in first_copy.values()])
+    fresh = [events[i] for event_id, i in first_copy.items() if event_id in new]
+    orders = repository.lock_orders_for_payment_intents(
+        session, (pi for e in fresh if (pi := _payment_intent_of(e["type"], e["data"]["object"])) is not None))
+    results = _apply_sales(session, settings, [e for e in fresh if e["type"] in SALE_TYPES], orders)
+    for event in fresh:
+        if event["id"] not in results:
+            results[event["id"]] = _apply(session, settings, event)
+    for event_id, (status, note) in results.items():
+        if status != EventStatus.processed or note:  # rows were inserted as processed: most need no update
+            _set_status(session, event_id, status, note)
+    return [
+        WebhookOutcome(event["id"], results[event["id"]][0].value, results[event["id"]][1])
+        if first_copy[event["id"]] == index and event["id"] in new else WebhookOutcome(event["id"], "duplicate")
+        for index, event in enumerate(events)
+    ]
+
+
+def _sale_refused(event: dict[str, Any], order: Order | None) -> str | None:
+    """Why a payment event posts nothing (stored as ``ignored`` with this note), or None if it may post."""
+    obj: dict[str, Any] = event["data"]["object"]
+    if event["type"] == "checkout.session.completed" and obj.get("payment_status") != "paid":
+        return "checkout session is not paid"
+    if event["type"] == "payment_intent.succeeded" and obj.get("status") not in (None, "succeeded"):
+        return f"payment intent status is {obj.get('status')}"
+    if order is None:
+        return "no order for this payment"
+    amount = _amount(obj, "amount_total" if event["type"] == "checkout.session.completed" else "amount")
+    if amount != order.amount_minor or not _currency_matches(order, obj):
+        return (f"paid {amount} {obj.get('currency')} does not match the order's "
+                f"{order.amount_minor} {order.currency}; nothing posted")
+    return None
+
+
+def _apply_sales(session: Session, settings: Settings, events: list[dict[str, Any]],
+                 orders: dict[str, Order]) -> dict[str, tuple[EventStatus, str]]:
+    """Apply payment events (their orders already row-locked): each order is paid once, by the first event
+    that confirms it; a later one (another event about the same payment) is processed and changes nothing.
+    Then the refunds and disputes that arrived before these payments are applied, in the provider's order."""
+    results: dict[str, tuple[EventStatus, str]] = {}
+    sales: list[ledger.Sale] = []
+    paying: set[int] = set()
+    for event in events:
+        obj = event["data"]["object"]
+        pi = obj.get("id") if event["type"].startswith("payment_intent.") else obj.get("payment_intent")
+        order = orders.get(pi) if isinstance(pi, str) else None
+        refused = _sale_refused(event, order)
+        if refused is not None:
+            results[event["id"]] = (EventStatus.ignored, refused)
+            continue
+        assert order is not None
+        results[event["id"]] = (EventStatus.processed, "")
+        if order.status != OrderStatus.paid and order.id not in paying:
+            paying.add(order.id)
+            sales.append(ledger.Sale(order, _when(event), event["id"]))
+    fulfilment.record_payments(session, settings, sales,
+                               render_on_payment=session.info.get(RENDER_ON_PAYMENT, True))
+    waiting = repository.deferred_events_for(
+        session, [sale.order.payment_intent_id for sale in sales if sale.order.payment_intent_id])
+    for stored in waiting:
+        status, note = _apply(session, settings, json.loads(stored.payload))
+        _set_status(session, stored.id, status, note)
+    return results
 
 
 def _set_status(session: Session, event_id: str, status: EventStatus, note: str) -> None:
@@ -133,23 +212,9 @@ def _currency_matches(order: Order, obj: dict[str, Any]) -> bool:
 
 def _on_payment_succeeded(session: Session, settings: Settings, event: dict[str, Any],
                           obj: dict[str, Any]) -> tuple[EventStatus, str]:
-    amount_key = "amount_total" if event["type"] == "checkout.session.completed" else "amount"
-    if event["type"] == "checkout.session.completed" and obj.get("payment_status") != "paid":
-        return EventStatus.ignored, "checkout session is not paid"
-    if event["type"] == "payment_intent.succeeded" and obj.get("status") not in (None, "succeeded"):
-        return EventStatus.ignored, f"payment intent status is {obj.get('status')}"
-    pi = obj.get("id") if event["type"].startswith("payment_intent.") else obj.get("payment_intent")
-    order = _order(session, pi)
-    if order is None:
-        return EventStatus.ignored, "no order for this payment"
-    amount = _amount(obj, amount_key)
-    if amount != order.amount_minor or not _currency_matches(order, obj):
-        return EventStatus.ignored, (f"paid {amount} {obj.get('currency')} does not match the order's "
-                                     f"{order.amount_minor} {order.currency}; nothing posted")
-    fulfilment.record_payment(session, settings, order, occurred_at=_when(event), provider_event_id=event["id"],
-                              render_on_payment=session.info.get(RENDER_ON_PAYMENT, True))
-    _replay_deferred(session, settings, order, exclude=event["id"])
-    return EventStatus.processed, ""
+    pi = _payment_intent_of(event["type"], obj)
+    orders = repository.lock_orders_for_payment_intents(session, [pi] if pi else [])
+    return _apply_sales(session, settings, [event], orders)[event["id"]]
 
 
 def _on_payment_failed(session: Session, settings: Settings, event: dict[str, Any],
@@ -245,17 +310,6 @@ def _on_dispute_closed(session: Session, settings: Settings, event: dict[str, An
             obj["id"])):
         return EventStatus.ignored, "this dispute was already closed with the other outcome"
     return _post(session, target, outcome, obj["id"], amount, event)
-
-
-def _replay_deferred(session: Session, settings: Settings, order: Order, *, exclude: str) -> None:
-    """Apply the events that arrived before this order's payment, in the provider's order."""
-    assert order.payment_intent_id is not None
-    for stored in repository.deferred_events(session, order.payment_intent_id):
-        if stored.id == exclude:
-            continue
-        event = json.loads(stored.payload)
-        status, note = _apply(session, settings, event)
-        _set_status(session, stored.id, status, note)
 
 
 Handler = Any
