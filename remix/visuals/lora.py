@@ -27,7 +27,7 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,13 @@ from safetensors.torch import load_file, save_file
 
 from remix.visuals.operator_base import BaseIdentity
 from remix.visuals.pipeline import ArtworkDiffusionPipeline, center_square
-from remix.visuals.training import ProgressCallback, TrainingDiverged, TrainingExample, TrainingStopped
+from remix.visuals.training import (
+    ManifestedConfig,
+    ProgressCallback,
+    TrainingDiverged,
+    TrainingExample,
+    TrainingStopped,
+)
 
 TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
 ADAPTER_WEIGHTS = "pytorch_lora_weights.safetensors"  # the file name diffusers' load_lora_weights looks for
@@ -52,7 +58,7 @@ MIN_OUTPUT_SIZE = 64
 
 
 @dataclass(frozen=True)
-class LoraTrainingConfig:
+class LoraTrainingConfig(ManifestedConfig):
     """Every hyper-parameter of one LoRA run; it goes into the training manifest verbatim."""
 
     preset: str
@@ -65,13 +71,6 @@ class LoraTrainingConfig:
     warmup_steps: int
     caption_dropout: float
     seed: int
-
-    def with_overrides(self, *, steps: int | None = None, seed: int | None = None) -> LoraTrainingConfig:
-        return replace(self, steps=steps if steps is not None else self.steps,
-                       seed=seed if seed is not None else self.seed)
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 LORA_PRESETS: dict[str, LoraTrainingConfig] = {

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import torch
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
@@ -28,8 +28,24 @@ CHECKPOINT_FILES = ("unet/config.json", "unet/diffusion_pytorch_model.safetensor
                     "pipeline.json")
 
 
+class ManifestedConfig:
+    """What every training config (built-in and LoRA) shares: the run's ``steps`` and ``seed`` may be set per
+    run, and every field goes into the training manifest verbatim (tuples as JSON lists)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]  # subclasses are dataclasses (what asdict/replace ask for)
+    steps: int
+    seed: int
+
+    def with_overrides(self, *, steps: int | None = None, seed: int | None = None) -> Self:
+        return replace(self, steps=steps if steps is not None else self.steps,
+                       seed=seed if seed is not None else self.seed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(ManifestedConfig):
     """Every hyper-parameter of one run; it goes into the training manifest verbatim."""
 
     preset: str
@@ -48,13 +64,6 @@ class TrainingConfig:
     crop_scale_min: float
     colour_jitter: float
     seed: int
-
-    def with_overrides(self, *, steps: int | None = None, seed: int | None = None) -> TrainingConfig:
-        return replace(self, steps=steps if steps is not None else self.steps,
-                       seed=seed if seed is not None else self.seed)
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @property
     def codec(self) -> PatchLatentCodec:
