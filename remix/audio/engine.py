@@ -10,18 +10,25 @@ Order, and why:
    result is the same and the cost is a quarter.
 4. Filter, then cut the context off again.
 5. Limit the excerpt to −1 dBFS, loop it, fade the ends.
+
+Steps 3–5 run as a stream (:func:`render_blocks`): the vocoder hands over each stretch of output as soon
+as it is final, and filter, limiter (with its 15 ms look-ahead), loop and fades pass it on block by block,
+so an encoder can work on the start of a clip on the second core while the end is still being stretched.
+:func:`render` joins the same blocks, so the samples are the same whichever way a render is consumed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from remix.audio.decode import Audio
-from remix.audio.filters import apply_filter
-from remix.audio.mix import MixInput, db_to_gain, fade, limit, loop, mix, pan_gains
+from remix.audio.filters import filter_blocks
+from remix.audio.mix import MixInput, db_to_gain, fade_blocks, limit_blocks, loop_blocks, mix, pan_gains
 from remix.audio.spec import RemixSpec
-from remix.audio.stretch import N_FFT, change_tempo_and_key, fit_length
+from remix.audio.stretch import N_FFT, tempo_and_key_segments
 
 # Context mixed on each side of the window when it will be stretched or filtered: two analysis windows.
 CONTEXT_FRAMES = 2 * N_FFT
@@ -63,21 +70,49 @@ def render(stems: Mapping[str, Audio], spec: RemixSpec, sample_rate: int) -> Aud
     The caller checks the window against the track beforehand; a stem shorter than the window is silent
     at its end.
     """
+    blocks = list(render_blocks(stems, spec, sample_rate))
+    if len(blocks) == 1:
+        return blocks[0]
+    return np.concatenate(blocks) if blocks else np.zeros((0, 2), dtype=np.float32)
+
+
+def render_blocks(stems: Mapping[str, Audio], spec: RemixSpec, sample_rate: int) -> Iterator[Audio]:
+    """:func:`render` as consecutive blocks of the output, each yielded as soon as it is final.
+
+    The blocks are new arrays that nothing changes afterwards, so a consumer may keep or hand them to
+    another thread. Their boundaries depend on the spec and the track alone (never on timing).
+    """
     track_frames = max((audio.shape[0] for audio in stems.values()), default=0)
     reshape = spec.tempo != 1.0 or spec.key_shift != 0 or spec.filter.kind != "none"
     window = window_frames(spec, sample_rate, track_frames, context=CONTEXT_FRAMES if reshape else 0)
     first, last = window.start - window.before, window.start + window.length + window.after
     mixed = mix(mix_inputs(stems, spec, first, last), last - first)
 
-    shaped = change_tempo_and_key(mixed, sample_rate, spec.tempo, spec.key_shift)
-    shaped = apply_filter(shaped, sample_rate, spec.filter.kind, spec.filter.cutoff_hz)
-    lead = round(window.before / spec.tempo)
+    shaped = tempo_and_key_segments(mixed, sample_rate, spec.tempo, spec.key_shift)
+    # The stretched mix is round(frames / tempo) long; rounding can lose the last frame (padded with silence).
+    shaped = frame_range(shaped, 0, round(mixed.shape[0] / spec.tempo))
+    shaped = filter_blocks(shaped, sample_rate, spec.filter.kind, spec.filter.cutoff_hz)
     frames = round(window.length / spec.tempo)
-    # Rounding of the stretched length can lose the last frame; pad it back with silence.
-    excerpt = fit_length(shaped[lead:lead + frames], frames)
+    excerpt = frame_range(shaped, round(window.before / spec.tempo), frames)
+    looped = loop_blocks(limit_blocks(excerpt, sample_rate), sample_rate, spec.window.loops, frames)
+    return fade_blocks(looped, sample_rate, spec.fade_in_seconds, spec.fade_out_seconds,
+                       frames * max(1, spec.window.loops))
 
-    excerpt = limit(excerpt, sample_rate)
-    out = loop(excerpt, sample_rate, spec.window.loops)
-    # mix() wrote a fresh buffer and every later step returns it or a new array, never a cached stem,
-    # so the fades may work in place.
-    return fade(out, sample_rate, spec.fade_in_seconds, spec.fade_out_seconds)
+
+def frame_range(blocks: Iterable[Audio], skip: int, frames: int) -> Iterator[Audio]:
+    """Frames ``[skip, skip + frames)`` of the signal the blocks make up, zero-padded if it ends earlier."""
+    position = 0  # of the next block's first frame in the signal
+    end = skip + frames
+    channels = 2
+    for block in blocks:
+        channels = block.shape[1]
+        start, stop = position, position + block.shape[0]
+        position = stop
+        lo, hi = max(start, skip), min(stop, end)
+        if hi > lo:
+            yield block if (lo, hi) == (start, stop) else block[lo - start:hi - start]
+        if stop >= end:
+            return
+    missing = end - max(position, skip)
+    if missing > 0:
+        yield np.zeros((missing, channels), dtype=np.float32)

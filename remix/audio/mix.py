@@ -7,11 +7,12 @@ stems can sum past full scale mid-mix and the limiter alone decides what reaches
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import minimum_filter1d, uniform_filter1d
+import numpy.typing as npt
+from scipy.ndimage import minimum_filter1d
 
 from remix.audio.decode import Audio
 
@@ -89,18 +90,81 @@ def limit(audio: Audio, sample_rate: int, ceiling: float = PEAK_CEILING) -> Audi
     sides with a running minimum, then smoothed with a running mean one window long. Every value averaged
     at a frame is a minimum over a span containing that frame, so the smoothed gain never exceeds the gain
     the frame needs — the ceiling holds exactly, with gain changes spread over ~10 ms instead of clipping.
+    A frame's gain depends only on the frames within :func:`limiter_reach` of it, which is what lets
+    :func:`limit_blocks` work on a stream.
     """
     if peak(audio) <= ceiling:
         return audio
+    return _limited(audio, 0, audio.shape[0], sample_rate, ceiling)
+
+
+def limiter_reach(sample_rate: int) -> int:
+    """How many frames before and after a frame its limiter gain depends on."""
+    width = _limiter_width(sample_rate)
+    return width + (width | 1) // 2
+
+
+def _limiter_width(sample_rate: int) -> int:
+    return max(1, round(LIMITER_WINDOW_SECONDS * sample_rate))
+
+
+def _limited(audio: Audio, first: int, stop: int, sample_rate: int, ceiling: float) -> Audio:
+    """Frames ``[first, stop)`` of ``audio`` limited, in a new array.
+
+    ``audio`` must hold :func:`limiter_reach` frames on each side of the range, or end where the signal does
+    (the running filters extend the edge frames outwards, as at the ends of the whole signal).
+    """
+    if peak(audio) <= ceiling:
+        return audio[first:stop].copy()
     frame_peak = np.max(np.abs(audio), axis=1)
     needed = np.minimum(1.0, ceiling / np.maximum(frame_peak, 1e-12)).astype(np.float32)
-    width = max(1, round(LIMITER_WINDOW_SECONDS * sample_rate))
+    width = _limiter_width(sample_rate)
     held = minimum_filter1d(needed, size=2 * width + 1, mode="nearest")
-    smooth = uniform_filter1d(held, size=width | 1, mode="nearest")
-    out = audio * smooth[:, None]
+    smooth = _running_mean(held, width | 1)
+    out = audio[first:stop] * smooth[first:stop, None]
     # Rounding in the running mean can leave a sample one ulp over; the ceiling is a promise.
     np.clip(out, -ceiling, ceiling, out=out)
     return out.astype(np.float32, copy=False)
+
+
+def _running_mean(gain: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.float32]:
+    """Centred running mean over ``size`` (odd) frames, edges extended.
+
+    It averages the gain *reduction* (``1 - gain``) through a float64 cumulative sum: where no frame in the
+    span is reduced, the two sums are equal, so the gain is exactly 1 and the audio there keeps its bits.
+    """
+    half = size // 2
+    reduction = np.pad(1.0 - gain.astype(np.float64), half, mode="edge")
+    sums = np.empty(reduction.shape[0] + 1)
+    sums[0] = 0.0
+    np.cumsum(reduction, out=sums[1:])
+    mean = sums[size:] - sums[:-size]
+    mean /= size
+    return (1.0 - mean).astype(np.float32)
+
+
+def limit_blocks(blocks: Iterable[Audio], sample_rate: int, ceiling: float = PEAK_CEILING) -> Iterator[Audio]:
+    """:func:`limit` on consecutive blocks of one signal, each frame yielded once the look-ahead has seen
+    :func:`limiter_reach` frames past it. Blocks that need no limiting keep their samples; the yielded
+    blocks are new arrays. The output depends on the block boundaries only through float rounding in the
+    running mean, and the engine's boundaries depend on the input length alone, so a spec still renders the
+    same bits every time."""
+    reach = limiter_reach(sample_rate)
+    held: Audio | None = None  # frames [held_from, emitted + pending) of the signal
+    held_from = emitted = 0
+    for block in blocks:
+        if not block.shape[0]:
+            continue
+        held = block if held is None else np.concatenate([held, block])
+        ready = held_from + held.shape[0] - reach  # every frame before this one has seen its look-ahead
+        if ready > emitted:
+            yield _limited(held, emitted - held_from, ready - held_from, sample_rate, ceiling)
+            emitted = ready
+            keep_from = max(held_from, emitted - reach)
+            held = held[keep_from - held_from:]
+            held_from = keep_from
+    if held is not None and held_from + held.shape[0] > emitted:
+        yield _limited(held, emitted - held_from, held.shape[0], sample_rate, ceiling)
 
 
 def fade(audio: Audio, sample_rate: int, fade_in_seconds: float, fade_out_seconds: float) -> Audio:
@@ -110,12 +174,43 @@ def fade(audio: Audio, sample_rate: int, fade_in_seconds: float, fade_out_second
         n = min(frames, round(seconds * sample_rate))
         if n <= 0:
             continue
-        ramp = (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n, dtype=np.float64))).astype(np.float32)
+        ramp = _ramp(n)
         if at_start:
             audio[:n] *= ramp[:, None]
         else:
             audio[frames - n:] *= ramp[::-1, None]
     return audio
+
+
+def _ramp(n: int) -> npt.NDArray[np.float32]:
+    return (0.5 - 0.5 * np.cos(np.linspace(0.0, np.pi, n, dtype=np.float64))).astype(np.float32)
+
+
+def fade_blocks(blocks: Iterable[Audio], sample_rate: int, fade_in_seconds: float, fade_out_seconds: float,
+                frames: int) -> Iterator[Audio]:
+    """:func:`fade` on consecutive blocks of a signal ``frames`` long (the same samples as fading it whole).
+
+    Blocks inside a fade are copied before they are scaled, so a block the caller keeps is never changed.
+    """
+    n_in = min(frames, round(fade_in_seconds * sample_rate))
+    n_out = min(frames, round(fade_out_seconds * sample_rate))
+    ramp_in = _ramp(n_in) if n_in > 0 else None
+    ramp_out = _ramp(n_out)[::-1] if n_out > 0 else None
+    out_from = frames - n_out
+    position = 0
+    for block in blocks:
+        start, stop = position, position + block.shape[0]
+        position = stop
+        if (ramp_in is None or start >= n_in) and (ramp_out is None or stop <= out_from):
+            yield block
+            continue
+        block = block.copy()
+        if ramp_in is not None and start < n_in:
+            block[:n_in - start] *= ramp_in[start:min(stop, n_in), None]
+        if ramp_out is not None and stop > out_from:
+            first = max(start, out_from)
+            block[first - start:] *= ramp_out[first - out_from:stop - out_from, None]
+        yield block
 
 
 def loop(audio: Audio, sample_rate: int, times: int) -> Audio:
@@ -124,3 +219,16 @@ def loop(audio: Audio, sample_rate: int, times: int) -> Audio:
         return audio
     unit = fade(audio.copy(), sample_rate, LOOP_DECLICK_SECONDS, LOOP_DECLICK_SECONDS)
     return np.tile(unit, (times, 1))
+
+
+def loop_blocks(blocks: Iterable[Audio], sample_rate: int, times: int, frames: int) -> Iterator[Audio]:
+    """:func:`loop` on the blocks of a ``frames``-long excerpt: the first pass streams, the repeats replay it."""
+    if times <= 1:
+        yield from blocks
+        return
+    unit = []
+    for block in fade_blocks(blocks, sample_rate, LOOP_DECLICK_SECONDS, LOOP_DECLICK_SECONDS, frames):
+        unit.append(block)
+        yield block
+    for _ in range(times - 1):
+        yield from unit

@@ -10,14 +10,23 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from remix.audio import engine, licence
 from remix.audio.decode import DEFAULT_CACHE_BYTES, Audio, StemCache, StemDecodeError, process_cache
-from remix.audio.encode import MEDIA_TYPES, PREVIEW_BITRATE_KBPS, AudioFormat, EncodeError, encode
+from remix.audio.encode import (
+    CLIP_BITRATE_KBPS,
+    MEDIA_TYPES,
+    PREVIEW_BITRATE_KBPS,
+    AudioFormat,
+    EncodeError,
+    encode,
+    encode_mp3_blocks,
+)
 from remix.audio.errors import EncoderUnavailable, RemixSpecRejected
 from remix.audio.filters import max_cutoff_hz
 from remix.audio.licence import RenderUse
@@ -153,6 +162,21 @@ def decode_stems(settings: Settings, stems: Sequence[Asset], sample_rate: int) -
     return decoded
 
 
+def render_mp3(stems: dict[str, Audio], spec: RemixSpec, sample_rate: int, bitrate_kbps: int) -> tuple[Audio, bytes]:
+    """The engine's audio and its MP3, encoded block by block while the render goes on (same bytes as
+    encoding the finished audio)."""
+    blocks: list[Audio] = []
+
+    def kept(audio_blocks: Iterator[Audio]) -> Iterator[Audio]:
+        for block in audio_blocks:
+            blocks.append(block)
+            yield block
+
+    content = encode_mp3_blocks(kept(engine.render_blocks(stems, spec, sample_rate)), sample_rate,
+                                bitrate_kbps=bitrate_kbps)
+    return np.concatenate(blocks), content
+
+
 def download_filename(track: Track, spec_hash: str, fmt: AudioFormat, *, preview: bool = False) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", track.title.lower()).strip("-")[:80] or f"track-{track.id}"
     return f"{slug}-{'preview' if preview else 'remix'}-{spec_hash[:8]}.{fmt.value}"
@@ -177,8 +201,14 @@ def render_excerpt(session: Session, settings: Settings, user: User, track_id: i
     consent = require_use(session, decision.scope, asset_ids)
 
     sample_rate = render_sample_rate(audible)
-    audio = engine.render(decode_stems(settings, audible, sample_rate), spec, sample_rate)
+    decoded = decode_stems(settings, audible, sample_rate)
     bitrate = PREVIEW_BITRATE_KBPS.get(fmt) if use == RenderUse.preview else None
+    streamed: bytes | None = None
+    if use != RenderUse.clip and fmt == AudioFormat.mp3:
+        # Nothing is stamped: LAME encodes each block on the second core while the engine renders the next.
+        audio, streamed = render_mp3(decoded, spec, sample_rate, bitrate or CLIP_BITRATE_KBPS[fmt])
+    else:
+        audio = engine.render(decoded, spec, sample_rate)
 
     def encoded(samples: Audio) -> bytes:
         try:
@@ -195,7 +225,7 @@ def render_excerpt(session: Session, settings: Settings, user: User, track_id: i
             output_format=fmt.value, encoder=encoded)
         content, render_id = stamped.data, stamped.render.public_id
     else:
-        content = encoded(audio)
+        content = streamed if streamed is not None else encoded(audio)
 
     rendered = RenderedExcerpt(
         content=content, format=fmt, media_type=MEDIA_TYPES[fmt],

@@ -57,10 +57,23 @@ def change_tempo_and_key(audio: Audio, sample_rate: int, tempo: float, semitones
 
     Returns ``round(frames / tempo)`` frames. Tempo 1 and no shift returns the input unchanged.
     """
-    frames = audio.shape[0]
-    target = round(frames / tempo)
     if tempo == 1.0 and semitones == 0:
         return audio
+    return fit_length(_joined(list(tempo_and_key_segments(audio, sample_rate, tempo, semitones)), audio.shape[1]),
+                      round(audio.shape[0] / tempo))
+
+
+def tempo_and_key_segments(audio: Audio, sample_rate: int, tempo: float, semitones: int) -> Iterator[Audio]:
+    """:func:`change_tempo_and_key` as consecutive segments, each yielded as soon as it is final.
+
+    The segments join to the same samples; their total may differ from ``round(frames / tempo)`` by a frame
+    or two (the caller trims or pads, as :func:`change_tempo_and_key` does). Tempo 1 and no shift yields the
+    input itself. Yielding early lets the caller limit and encode the start while the vocoder's threads are
+    still working on the end.
+    """
+    if tempo == 1.0 and semitones == 0:
+        yield audio
+        return
     factor = pitch_factor(semitones)
     stretch_rate = tempo / factor  # the vocoder's speed-up; 1 means no time change is needed
     if math.isclose(stretch_rate, 1.0, rel_tol=1e-12):
@@ -68,13 +81,18 @@ def change_tempo_and_key(audio: Audio, sample_rate: int, tempo: float, semitones
     else:
         segments = time_stretch_segments(audio, stretch_rate)
     if not semitones:
-        return fit_length(_joined(list(segments), audio.shape[1]), target)
+        yield from segments
+        return
     # The resampler takes each stretched segment as soon as the vocoder finishes it, so on two cores it runs
     # while the vocoder's threads work on the next blocks. soxr's stream gives the same samples as one call.
     stream = soxr.ResampleStream(sample_rate * factor, sample_rate, audio.shape[1], dtype="float32", quality="HQ")
-    parts = [stream.resample_chunk(segment) for segment in segments]
-    parts.append(stream.resample_chunk(np.zeros((0, audio.shape[1]), dtype=np.float32), last=True))
-    return fit_length(_joined(parts, audio.shape[1]), target)
+    for segment in segments:
+        resampled = stream.resample_chunk(segment)
+        if resampled.shape[0]:
+            yield resampled
+    tail = stream.resample_chunk(np.zeros((0, audio.shape[1]), dtype=np.float32), last=True)
+    if tail.shape[0]:
+        yield tail
 
 
 def _joined(parts: list[Audio], channels: int) -> Audio:

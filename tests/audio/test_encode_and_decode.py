@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import soundfile
 
 from remix.audio.decode import StemCache, decode_stem
-from remix.audio.encode import AudioFormat, encode, to_pcm16
+from remix.audio.encode import AudioFormat, encode, encode_mp3, encode_mp3_blocks, to_pcm16
 
 RATE = 44_100
 
@@ -92,3 +93,11 @@ def test_cache_does_not_keep_a_stem_larger_than_its_budget(tmp_path: Path) -> No
     cache = StemCache(max_bytes=1000)
     assert cache.get("big", path, RATE).shape[0] == RATE // 2
     assert len(cache) == 0 and cache.bytes_used == 0
+
+
+def test_mp3_encoded_block_by_block_is_the_same_file() -> None:
+    audio = music(3.0)
+    edges = [0, 1, 1152, 20_000, 20_001, 70_000, audio.shape[0]]
+    blocks = [audio[a:b] for a, b in itertools.pairwise(edges)]
+    streamed = encode_mp3_blocks(iter(blocks), RATE, bitrate_kbps=192)
+    assert streamed == encode_mp3(audio, RATE, bitrate_kbps=192)

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from remix.audio.engine import render
-from remix.audio.mix import PEAK_CEILING, MixInput, fade, limit, loop, mix, pan_gains
+from remix.audio.mix import (
+    PEAK_CEILING,
+    MixInput,
+    fade,
+    fade_blocks,
+    limit,
+    limit_blocks,
+    limiter_reach,
+    loop,
+    loop_blocks,
+    mix,
+    pan_gains,
+)
 from remix.audio.spec import RemixSpec
 
 RATE = 8_000
@@ -117,3 +131,38 @@ def test_loop_repeats_the_excerpt() -> None:
     assert out.shape[0] == 3 * unit.shape[0]
     np.testing.assert_allclose(out[RATE // 2], unit[RATE // 2])
     np.testing.assert_allclose(out[RATE + RATE // 2], unit[RATE // 2])
+
+
+def blocks_of(audio: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    edges = np.cumsum([0, *sizes])
+    assert edges[-1] == audio.shape[0]
+    return [audio[a:b] for a, b in itertools.pairwise(edges)]
+
+
+def test_streamed_limiter_sounds_like_the_whole_signal_limited() -> None:
+    # Spikes right at, just before and just after block joins: the look-ahead must see them coming.
+    audio = tone(440, amplitude=0.2)
+    reach = limiter_reach(RATE)
+    for at in (1999, 2000, 2000 + reach, 5000 - reach // 2, 7999):
+        audio[at] = 3.0
+    streamed = np.concatenate(list(limit_blocks(blocks_of(audio, [2000, 37, 2963, 3000]), RATE)))
+    whole = limit(audio, RATE)
+    assert streamed.shape == audio.shape
+    assert np.max(np.abs(streamed)) <= PEAK_CEILING
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_streamed_limiter_keeps_quiet_blocks_bit_for_bit() -> None:
+    audio = tone(440, amplitude=0.2)
+    audio[7000] = 3.0  # only the end needs limiting
+    streamed = np.concatenate(list(limit_blocks(blocks_of(audio, [3000, 3000, 2000]), RATE)))
+    assert streamed[:6000].tobytes() == audio[:6000].tobytes()
+    assert np.max(np.abs(streamed)) <= PEAK_CEILING
+
+
+def test_streamed_fades_and_loops_match_the_whole_signal() -> None:
+    unit = tone(440, amplitude=0.5) + 0.25
+    whole = fade(loop(unit, RATE, 3), RATE, 1.5, 0.7)
+    blocks = loop_blocks(blocks_of(unit, [100, 4000, 3900]), RATE, 3, unit.shape[0])
+    streamed = np.concatenate(list(fade_blocks(blocks, RATE, 1.5, 0.7, 3 * unit.shape[0])))
+    assert streamed.tobytes() == whole.tobytes()
