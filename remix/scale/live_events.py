@@ -106,6 +106,10 @@ class ConsentNewsListener:
                             continue
                     elif message["type"] != "message":
                         continue
+                    # One transaction may send several messages (a revoked grant, then each model it withdrew):
+                    # whatever has already arrived is one piece of news, so sessions ask the database once.
+                    while pubsub.get_message(timeout=0) is not None:
+                        pass
                     if loop.is_closed():
                         return
                     loop.call_soon_threadsafe(on_news)

@@ -40,6 +40,7 @@ from remix.errors import (
     PayloadTooLarge,
     RemixError,
 )
+from remix.scale.live_events import announce_after_commit
 from remix.visuals import repository
 from remix.visuals.manifest import (
     MANIFEST_FORMAT,
@@ -119,6 +120,9 @@ def _withdraw(session: Session, model: VisualModel, reason: str, *, actor_user_i
     model.withdrawal_reason = reason
     _move(session, model, VisualModelStatus.withdrawn, actor_user_id=actor_user_id, reason=reason)
     forget_pipeline(model.id)
+    # Live sessions on every API process rendering with it stop once this commits, not at their next recheck;
+    # whatever the cause (a revoked grant, a lapse found by a render, a grant that lapsed during training).
+    announce_after_commit(session, "visual_model_withdrawn", model_id=model.id)
 
 
 def withdraw_models_for_grant(session: Session, grant_id: int, *, actor_user_id: int | None = None

@@ -59,6 +59,52 @@ def test_a_revocation_on_one_api_process_stops_a_fan_live_on_another(settings: S
     assert told_after < 10, told_after
 
 
+def test_a_model_withdrawn_on_one_api_process_stops_a_fans_visuals_on_another(settings: Settings,
+                                                                              visual_track: LiveTrack) -> None:
+    production = settings.model_copy(update={"redis_url": REDIS_URL})
+    world = visual_track.world
+    model_id = world.client.get(f"/api/visual-models?album_id={visual_track.album_id}",
+                                headers=world.headers("alpha")).json()[0]["id"]
+    news = redis_client(REDIS_URL).pubsub(ignore_subscribe_messages=True)
+    news.subscribe(CONSENT_CHANNEL)
+    news.get_message(timeout=1.0)
+    with TestClient(create_app(production)) as fan_process, TestClient(create_app(production)) as artist_process:
+        app = fan_process.app
+        listener = ConsentNewsListener(REDIS_URL)
+        hub = LiveHub(production, app.state.sessionmaker, SLOW_RECHECK,  # type: ignore[attr-defined]
+                      store=app.state.live_session_store)  # type: ignore[attr-defined]
+        hub.consent_news_source = listener
+        app.state.live_hub = hub  # type: ignore[attr-defined]
+        with fan_process.websocket_connect(visual_track.ws_url(), headers=world.headers("fan")) as ws:
+            while (state := receive_json(ws))["type"] != "state":
+                pass
+            assert state["visuals"]["available"] is True
+            ws.send_text(json.dumps({"type": "prompt", "id": "p", "text": "astronaut in an orange suit"}))
+            assert reply_to(ws, "p")["type"] == "ack"
+            frames(ws, FrameKind.image_jpeg, 1)
+            assert listener.subscribed.wait(10)
+            # The train_visual grant withdraws the model; the fan still has remix_preview, so the music plays on.
+            r = artist_process.post(f"/api/consent/grants/{visual_track.grant_ids['train_visual']}/revoke",
+                                    json={"reason": "not this artwork"}, headers=world.headers("alpha"))
+            assert r.status_code == 200, r.text
+            withdrawn_at = time.monotonic()
+            for _ in range(5000):
+                message = receive(ws)
+                if isinstance(message, dict) and message.get("notice") == "VisualsStopped":
+                    break
+            else:
+                raise AssertionError("the fan's session was not told that the model was withdrawn")
+            told_after = time.monotonic() - withdrawn_at
+            assert f"visual model {model_id}" in message["detail"]
+    published = []
+    while (item := news.get_message(timeout=1.0)) is not None:
+        published.append(json.loads(item["data"]))
+    news.close()
+    assert {"kind": "visual_model_withdrawn", "model_id": model_id} in published
+    print(f"model withdrawn on one process → fan's visuals on another stopped in {told_after:.3f} s")
+    assert told_after < 10, told_after
+
+
 def test_news_is_published_only_when_the_transaction_commits(settings: Settings) -> None:
     publish_to(REDIS_URL)
     pubsub = redis_client(REDIS_URL).pubsub(ignore_subscribe_messages=True)
