@@ -229,15 +229,17 @@ def _analyse(framed: npt.NDArray[np.float32], base: npt.NDArray[np.int64], frac:
     mid_magnitude = np.abs(mid)
     mid_phase = _unit(mid, mid_magnitude)
     mid_now, mid_next = mid_phase[now_index], mid_phase[now_index + 1]
-    nearest = _nearest_peak(mid_magnitude[now_index] + mid_magnitude[now_index + 1])
+    nearest_flat = _nearest_peak(mid_magnitude[now_index] + mid_magnitude[now_index + 1])
     # Output phasor of bin b at step t = (peak's previous output phasor) × (peak's advance) × (b's analysis
     # offset to the peak): Z[t, b] = Z[t-1, peak] × next[peak] × conj(now[peak])² × now[b]. Analysis and
     # synthesis hops are equal, so a bin's advance is exactly next × conj(now): no arctangent, no unwrapping.
     back = np.conj(mid_now)
     peak_term = mid_next * back
     peak_term *= back
-    advance = np.take_along_axis(peak_term, nearest, axis=1)
+    advance = peak_term.reshape(-1).take(nearest_flat).reshape(peak_term.shape)  # a flat take: no per-row loop
     advance *= mid_now
+    steps_in_block, bins = peak_term.shape
+    nearest = nearest_flat - np.arange(0, steps_in_block * bins, bins)[:, None]
     return _Block(steps, spectrum, mid_now, nearest, advance)
 
 
@@ -277,20 +279,29 @@ def _unit(spectrum: npt.NDArray[np.complex64], magnitude: npt.NDArray[np.float32
 
 
 def _nearest_peak(magnitude: npt.NDArray[np.float32]) -> npt.NDArray[np.intp]:
-    """For every (frame, bin), the index of the nearest spectral peak in that frame."""
+    """For every (frame, bin), the nearest spectral peak in that frame (ties: the lower peak), as a flat index
+    into ``magnitude``.
+
+    A peak is at least as loud as its ``PEAK_NEIGHBOURS`` lower neighbours and louder than its upper ones.
+    Peaks are sparse, so rather than scanning every bin forwards and backwards, each peak is given the run
+    of bins from the midpoint after the previous peak of its frame up to the midpoint before the next one,
+    and the runs are laid out with one ``np.repeat``.
+    """
     steps, bins = magnitude.shape
-    k = PEAK_NEIGHBOURS
-    padded = np.pad(magnitude, ((0, 0), (k, k)), constant_values=-1.0)
     is_peak = np.ones((steps, bins), dtype=bool)
-    for shift in range(1, k + 1):
-        is_peak &= magnitude >= padded[:, k - shift:k - shift + bins]
-        is_peak &= magnitude > padded[:, k + shift:k + shift + bins]
+    for shift in range(1, PEAK_NEIGHBOURS + 1):  # bins past the edges count as quieter than any bin
+        is_peak[:, shift:] &= magnitude[:, shift:] >= magnitude[:, :-shift]
+        is_peak[:, :-shift] &= magnitude[:, :-shift] > magnitude[:, shift:]
     is_peak[:, 0] |= ~is_peak.any(axis=1)  # a silent frame still needs one anchor
-    index = np.arange(bins, dtype=np.int32)
-    before = np.maximum.accumulate(np.where(is_peak, index, np.int32(-1)), axis=1)
-    after = np.minimum.accumulate(np.where(is_peak, index, np.int32(bins))[:, ::-1], axis=1)[:, ::-1]
-    take_after = (before < 0) | ((after < bins) & (after - index < index - before))
-    return np.where(take_after, after, before).astype(np.intp)
+    peaks = np.flatnonzero(is_peak)  # in frame order, then bin order
+    frame = peaks // bins
+    starts = np.empty_like(peaks)  # flat index of the first bin each peak owns
+    starts[0] = 0
+    # Within a frame a peak's run starts just past the midpoint from the previous peak; the first peak of a
+    # frame owns the bins from the frame's start.
+    starts[1:] = np.where(frame[1:] == frame[:-1], (peaks[:-1] + peaks[1:]) // 2 + 1, frame[1:] * bins)
+    runs = np.diff(starts, append=steps * bins)
+    return np.repeat(peaks, runs).reshape(steps, bins).astype(np.intp, copy=False)
 
 
 def _overlap_add(frames: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
