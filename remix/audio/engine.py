@@ -79,8 +79,9 @@ def render(stems: Mapping[str, Audio], spec: RemixSpec, sample_rate: int) -> Aud
 def render_blocks(stems: Mapping[str, Audio], spec: RemixSpec, sample_rate: int) -> Iterator[Audio]:
     """:func:`render` as consecutive blocks of the output, each yielded as soon as it is final.
 
-    The blocks are new arrays that nothing changes afterwards, so a consumer may keep or hand them to
-    another thread. Their boundaries depend on the spec and the track alone (never on timing).
+    The blocks belong to this render (never views of the cached stems) and nothing changes them once
+    yielded, so a consumer may keep them or hand them to another thread; it must not write to them either.
+    Their boundaries depend on the spec and the track alone (never on timing).
     """
     track_frames = max((audio.shape[0] for audio in stems.values()), default=0)
     reshape = spec.tempo != 1.0 or spec.key_shift != 0 or spec.filter.kind != "none"

@@ -109,13 +109,14 @@ def _limiter_width(sample_rate: int) -> int:
 
 
 def _limited(audio: Audio, first: int, stop: int, sample_rate: int, ceiling: float) -> Audio:
-    """Frames ``[first, stop)`` of ``audio`` limited, in a new array.
+    """Frames ``[first, stop)`` of ``audio`` limited: a new array, or a view of ``audio`` where nothing exceeds
+    the ceiling (the callers never write to either).
 
     ``audio`` must hold :func:`limiter_reach` frames on each side of the range, or end where the signal does
     (the running filters extend the edge frames outwards, as at the ends of the whole signal).
     """
     if peak(audio) <= ceiling:
-        return audio[first:stop].copy()
+        return audio[first:stop]
     frame_peak = np.max(np.abs(audio), axis=1)
     needed = np.minimum(1.0, ceiling / np.maximum(frame_peak, 1e-12)).astype(np.float32)
     width = _limiter_width(sample_rate)
@@ -145,10 +146,11 @@ def _running_mean(gain: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.fl
 
 def limit_blocks(blocks: Iterable[Audio], sample_rate: int, ceiling: float = PEAK_CEILING) -> Iterator[Audio]:
     """:func:`limit` on consecutive blocks of one signal, each frame yielded once the look-ahead has seen
-    :func:`limiter_reach` frames past it. Blocks that need no limiting keep their samples; the yielded
-    blocks are new arrays. The output depends on the block boundaries only through float rounding in the
-    running mean, and the engine's boundaries depend on the input length alone, so a spec still renders the
-    same bits every time."""
+    :func:`limiter_reach` frames past it. Blocks that need no limiting keep their samples. Neither the input
+    blocks nor the yielded ones are written to afterwards (fades copy a block before scaling it).
+    The output depends on the block boundaries only through float rounding in the running mean, and the
+    engine's boundaries depend on the input length alone, so a spec still renders the same bits every time.
+    """
     reach = limiter_reach(sample_rate)
     held: Audio | None = None  # frames [held_from, emitted + pending) of the signal
     held_from = emitted = 0

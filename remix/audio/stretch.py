@@ -192,9 +192,13 @@ def time_stretch_segments(audio: Audio, rate: float) -> Iterator[Audio]:
                 yield segment(final)
                 emitted = final
     while syntheses:
+        # Hand the last blocks over one by one too, so a consumer's work on them (resampling, encoding) starts
+        # while the threads finish the rest.
         add_oldest_synthesis()
-    if end_out > emitted:
-        yield segment(end_out)
+        final = min(syntheses[0][0] * HOP, end_out) if syntheses else end_out
+        if final > emitted:
+            yield segment(final)
+            emitted = final
 _pool: ThreadPoolExecutor | None = None
 
 
