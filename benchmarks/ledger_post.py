@@ -171,6 +171,7 @@ def main() -> None:
         requests = [signed(pi, i) for i, pi in enumerate(intents)]
         latencies: list[float] = []
         server_cpu: float | None = None
+        client_cpu = 0.0
 
         def send(client: Any, item: tuple[bytes, dict[str, str]]) -> None:  # httpx or TestClient
             started = time.perf_counter()
@@ -202,10 +203,12 @@ def main() -> None:
                 wait_until_serving(client)
                 processes = [psutil.Process(server.pid) for server in servers]
                 cpu_before = sum(cpu_seconds(p) for p in processes)
+                client_before = time.process_time()
                 started = time.perf_counter()
                 list(pool.map(lambda item: send(client, item), requests))
                 elapsed = time.perf_counter() - started
                 server_cpu = sum(cpu_seconds(p) for p in processes) - cpu_before
+                client_cpu = time.process_time() - client_before
             for server in servers:
                 server.terminate()
                 server.join(timeout=10)
@@ -213,16 +216,20 @@ def main() -> None:
         with app.state.sessionmaker() as session:
             posted = session.execute(text("SELECT count(*) FROM ledger_transactions WHERE kind = 'sale'")).scalar()
             entries = session.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
+            # Every sale of one webhook batch (one transaction) shares its posted_at.
+            batches = session.execute(text("SELECT count(DISTINCT posted_at) FROM ledger_transactions")).scalar()
         latencies.sort()
         mode = ("in-process" if args.workers <= 0
                 else f"{args.workers} HTTP workers, {args.server_processes} server process(es)")
         if server_cpu is not None:  # less disturbed than wall time when other work shares the machine
-            mode += f"; server CPU {server_cpu / args.postings * 1000:.1f} ms per posting"
+            mode += (f"; server CPU {server_cpu / args.postings * 1000:.1f} ms per posting, "
+                     f"client CPU {client_cpu / args.postings * 1000:.1f} ms")
         print(f"sale postings: {posted} ({entries} ledger entries) in {elapsed:.2f} s "
               f"-> {args.postings / elapsed:.0f} postings/s "
               f"(p50 {statistics.median(latencies) * 1000:.1f} ms, "
               f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, "
-              f"mode: {mode})")
+              f"mean batch {args.postings / max(batches or 1, 1):.1f} postings per transaction, "
+              f"mode: {mode}; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])})")
         if posted != args.postings:
             raise SystemExit("posting count does not match the events sent")
 

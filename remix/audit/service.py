@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, select, text
+from sqlalchemy import TextClause, bindparam, insert, select, text
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -44,10 +44,8 @@ def _append_statement(digest_sql: str) -> TextClause:
     ).bindparams(bindparam("occurred_at", type_=UTCDateTime()))
 
 
-_APPEND = {
-    "postgresql": _append_statement("encode(sha256(convert_to(tail.hash || :linked_body, 'UTF8')), 'hex')"),
-    "sqlite": _append_statement(f"{SQLITE_SHA256}(tail.hash || :linked_body)"),
-}
+# SQLite's append (PostgreSQL appends a transaction's events together: see _append_postgresql).
+_APPEND = {"sqlite": _append_statement(f"{SQLITE_SHA256}(tail.hash || :linked_body)")}
 
 
 def _sha256_hex(text_value: str) -> str:
@@ -111,13 +109,12 @@ def _append_pending(session: Session) -> None:
     connection = session.connection()
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        # Released by COMMIT: appenders queue here, and each INSERT then reads the tail the last one committed.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    else:
-        # SQLite has no sha256 in SQL: lend it Python's. Its INSERT takes the database's only write lock
-        # before it reads the tail, which serialises appenders just as well.
-        connection.connection.driver_connection.create_function(  # type: ignore[union-attr]
-            SQLITE_SHA256, 1, _sha256_hex, deterministic=True)
+        _append_postgresql(session, pending)
+        return
+    # SQLite has no sha256 in SQL: lend it Python's. Its INSERT takes the database's only write lock
+    # before it reads the tail, which serialises appenders just as well.
+    connection.connection.driver_connection.create_function(  # type: ignore[union-attr]
+        SQLITE_SHA256, 1, _sha256_hex, deterministic=True)
     for queued in pending:
         row = session.execute(_APPEND[dialect], {
             "occurred_at": queued.occurred_at, "actor_user_id": queued.actor_user_id, "action": queued.action,
@@ -125,6 +122,34 @@ def _append_pending(session: Session) -> None:
             "linked_body": "\n" + hashed_body(queued), "genesis": GENESIS_HASH,
         }).one()
         queued.id, queued.prev_hash, queued.hash = row.id, row.prev_hash, row.hash
+
+
+_TAIL_AND_IDS = text(
+    "SELECT coalesce((SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1), :genesis) AS tail, "
+    "ARRAY(SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) FROM generate_series(1, :n)) AS ids"
+)
+
+
+def _append_postgresql(session: Session, pending: list[AuditEvent]) -> None:
+    """Append all of a transaction's events in three round trips, however many there are (a webhook batch
+    records one per payment): take the chain lock, read the tail and reserve ids, insert the linked rows."""
+    # Released by COMMIT: appenders queue here. The tail is read by a later statement, so it sees the
+    # last appender's commit (a statement's snapshot is taken when it starts, i.e. after the lock).
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    found = session.execute(_TAIL_AND_IDS, {"genesis": GENESIS_HASH, "n": len(pending)}).one()
+    tail: str = found.tail
+    rows = []
+    # Ids taken under the lock and given out in chain order: reading the log by id walks the chain.
+    for event_id, queued in zip(sorted(found.ids), pending, strict=True):
+        queued.id, queued.prev_hash, queued.hash = event_id, tail, event_hash(tail, queued)
+        tail = queued.hash
+        rows.append({"id": queued.id, "occurred_at": queued.occurred_at, "actor_user_id": queued.actor_user_id,
+                     "action": queued.action, "subject_type": queued.subject_type,
+                     "subject_id": queued.subject_id, "payload": queued.payload, "prev_hash": queued.prev_hash,
+                     "hash": queued.hash})
+    table = AuditEvent.__table__
+    # RETURNING makes SQLAlchemy send the rows as one multi-row INSERT rather than one statement per row.
+    session.execute(insert(table).returning(table.c.id), rows).all()  # type: ignore[arg-type]
 
 
 @orm_events.listens_for(Session, "after_transaction_end")

@@ -412,14 +412,24 @@ def deferred_events_for(session: Session, payment_intent_ids: Iterable[str]) -> 
     )
 
 
+def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *also: Any) -> list[Any]:
+    """INSERT ``rows`` as ONE multi-row statement; their ids, in no particular order. (RETURNING is what
+    makes SQLAlchemy batch them into one statement — without it the driver sends a statement per row.)
+    ``also``: more columns to return beside the key."""
+    if not rows:
+        return []
+    key = next(iter(table.primary_key.columns))
+    return list(session.execute(insert(table).returning(key, *also), rows))
+
+
 def add_transactions(session: Session, postings: list[tuple[dict[str, Any], list[tuple[int, int]]]]) -> None:
     """Insert several ledger transactions and all their entries: two statements for the lot."""
     if not postings:
         return
     table = _table(LedgerTransaction)
-    ids = {row.source_key: row.id for row in session.execute(
-        insert(table).returning(table.c.id, table.c.source_key), [values for values, _ in postings])}
-    session.execute(insert(_table(LedgerEntry)), [
+    ids = {row.source_key: row.id for row in _insert_rows(session, table, [values for values, _ in postings],
+                                                                  table.c.source_key)}
+    _insert_rows(session, _table(LedgerEntry), [
         {"transaction_id": ids[values["source_key"]], "account_id": account, "amount_minor": amount}
         for values, entries in postings for account, amount in entries
     ])
@@ -427,7 +437,5 @@ def add_transactions(session: Session, postings: list[tuple[dict[str, Any], list
 
 def issue_entitlements_and_licences(session: Session, entitlements: list[dict[str, Any]],
                                     licences: list[dict[str, Any]]) -> None:
-    if entitlements:
-        session.execute(insert(_table(Entitlement)), entitlements)
-    if licences:
-        session.execute(insert(_table(License)), licences)
+    _insert_rows(session, _table(Entitlement), entitlements)
+    _insert_rows(session, _table(License), licences)
