@@ -169,6 +169,19 @@ def test_preview_chunks_are_short_and_playable(world: World, stemmed: StemmedTra
     assert preview(world, stemmed.track_id, {"window": window(0.0, 3.0)}, "wav").status_code == 422
 
 
+def test_a_streamed_mp3_preview_is_the_same_audio_as_the_clip(world: World, stemmed: StemmedTrack) -> None:
+    # Unstamped MP3 previews are encoded block by block while the engine renders; clips are rendered whole,
+    # stamped, then encoded. The engine's audio must be the same either way.
+    grant(world, "remix_preview", album_id=stemmed.album_id)
+    grant(world, "download_clip", album_id=stemmed.album_id)
+    spec = {"window": window(1.0, 7.5), "tempo": 1.25, "key_shift": 2, "stems": {"bass": {"gain_db": 12}},
+            "fade_in_seconds": 0.5, "fade_out_seconds": 1.0}
+    streamed, whole = preview(world, stemmed.track_id, spec, "mp3"), clip(world, stemmed.track_id, spec, "mp3")
+    assert streamed.status_code == whole.status_code == 200, streamed.text
+    assert streamed.headers["x-remix-audio-sha256"] == whole.headers["x-remix-audio-sha256"]
+    assert preview(world, stemmed.track_id, spec, "mp3").content == streamed.content  # same spec, same file
+
+
 BAD_SPECS = [
     ({"window": window(0.0, 5.0), "tempo": 3}, "tempo"),
     ({"window": window(0.0, 5.0), "stems": {"drums": {"gain_db": 2}}}, "stems.drums"),
