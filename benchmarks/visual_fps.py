@@ -27,6 +27,7 @@ import copy
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -136,6 +137,34 @@ def measure(row: Row, device: torch.device, rounds: int, warmup: int,
     return row
 
 
+def progress(row: Row) -> None:
+    """Each row as soon as it is measured (stderr), so a run cut short still tells something."""
+    print(row.cells(), file=sys.stderr, flush=True)
+
+
+def profile(one_round: Callable[[], list[float]], device: torch.device, title: str, rounds: int = 5) -> None:
+    """Where a round's time goes: the ``live.*`` stages of render_frames and the heaviest operators."""
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as prof:
+        for _ in range(rounds):
+            one_round()
+        sync(device)
+    sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    print(f"\n### Profile: {title} ({rounds} rounds)\n", file=sys.stderr)
+    print(prof.key_averages().table(sort_by=sort, row_limit=22, max_name_column_width=60), file=sys.stderr,
+          flush=True)
+
+
+def jpeg_encoder() -> str:
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        return "PIL on the CPU"
+    return "nvJPEG (torchvision) on the GPU" if torch.cuda.is_available() else "PIL on the CPU"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action=argparse.BooleanOptionalAction, default=None,
@@ -145,6 +174,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="untimed rounds first (default 3 on CUDA, 1 CPU)")
     parser.add_argument("--compile", default="off", choices=["off", "default", "reduce-overhead", "max-autotune"],
                         help="REMIX_VISUAL_COMPILE for ours")
+    parser.add_argument("--peer-rounds", type=int, default=None,
+                        help="timed rounds per peer row (default: --rounds; the peer serves fans one at a time)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print where ours spends its time (torch.profiler, 1 fan and the most fans)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -152,6 +185,7 @@ def main() -> None:
     tiny = (not cuda) if args.tiny is None else args.tiny
     rounds = args.rounds or (30 if cuda else 3)
     warmup = args.warmup if args.warmup is not None else (3 if cuda else 1)
+    peer_rounds = args.peer_rounds or rounds
     fan_counts = [int(n) for n in args.fans.split(",")]
     device = torch.device("cuda" if cuda else "cpu")
     dtype = torch.float16 if cuda else torch.float32
@@ -221,8 +255,10 @@ def main() -> None:
     rows: list[Row] = []
     for fans in fan_counts:
         frames = [to_image(start_frames[i], image_size) for i in range(fans)]
-        rows.append(measure(Row("peer: diffusers img2img, one fan at a time", fans), device, rounds, warmup,
+        rows.append(measure(Row("peer: diffusers img2img, one fan at a time", fans), device, peer_rounds,
+                            min(warmup, 1) if fans > 1 else warmup,
                             lambda fans=fans, frames=frames: peer_round(fans, frames)))  # type: ignore[misc]
+        progress(rows[-1])
         for label, tiny_vae in (("full VAE", None), ("tiny autoencoder", taesd_dir)):
             gpu.set_mode(gpu.RenderMode(device="cuda" if cuda else "cpu", compile=args.compile,
                                         tiny_vae_dir=tiny_vae))
@@ -231,13 +267,18 @@ def main() -> None:
                           lambda fans=fans, state=state: ours_round(fans, state, [0]))  # type: ignore[misc]
             row.batch_delta = batch_delta(fans)
             rows.append(row)
+            progress(row)
+            if args.profile and fans in (fan_counts[0], fan_counts[-1]):
+                profile(lambda fans=fans, state=state: ours_round(fans, state, [0]), device,  # type: ignore[misc]
+                        f"{row.name}, {fans} fans")
 
     name = torch.cuda.get_device_name() if cuda else (platform.processor() or platform.machine())
     print(f"## Live visual frames/s ({'tiny configs: correctness check' if tiny else 'SD-turbo-sized'}, "
           f"random weights)\n")
     print(f"Device: **{name}**, torch {torch.__version__}, {'float16' if cuda else 'float32'}, "
           f"{params / 1e6:.0f} M-parameter UNet, {image_size}² frames, 1-step image→image (strength 0.5), "
-          f"compile {args.compile}, {rounds} timed rounds after {warmup} warm-up"
+          f"compile {args.compile}, {rounds} timed rounds after {warmup} warm-up ({peer_rounds} for the peer), "
+          f"frames encoded by {jpeg_encoder()}"
           f"{'' if cuda else f', {args.threads} CPU threads'}\n")
     print("| path | fans | frames/s per fan | frames/s total | p50 ms | p99 ms | GPU GiB | batched vs alone max Δ |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")

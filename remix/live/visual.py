@@ -117,6 +117,7 @@ def render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRe
 def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRequest]) -> list[FrameResult]:
     import torch
     from diffusers.schedulers.scheduling_ddim import DDIMScheduler
+    from torch.profiler import record_function  # labels for `benchmarks/visual_fps.py --profile`
 
     from remix.visuals.gpu import live_runtime
 
@@ -131,36 +132,70 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
     timesteps = scheduler.timesteps
     shape = (codec.latent_channels, codec.latent_size, codec.latent_size)
     # Per-frame CPU generators: the same seed gives the same noise alone or in any batch, on any device.
-    noise = [torch.randn(shape, generator=torch.Generator().manual_seed(r.seed)).unsqueeze(0).to(device)
-             for r in requests]
+    noise = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(r.seed)) for r in requests])
+    noise = noise.to(device)
     first_step = [0 if r.init is None else steps - max(1, min(steps, round(steps * r.strength))) for r in requests]
     cond = torch.stack([r.embedding.float() for r in requests]).to(device=device)
-    # Every previous frame is encoded in one codec call (the LoRA base's VAE batches like the UNet does).
+    # Every previous frame is encoded in one codec call (the LoRA base's VAE batches like the UNet does). On a
+    # GPU the previous frame is still on the device (see below) and its latents stay there.
     with_init = [i for i, r in enumerate(requests) if r.init is not None]
     starts: dict[int, torch.Tensor] = {}
     if with_init:
-        encoded = codec.encode(torch.stack([requests[i].init.float() for i in with_init]))  # type: ignore[union-attr]
-        starts = {i: encoded[row:row + 1].to(device) for row, i in enumerate(with_init)}
+        with record_function("live.encode"):
+            encoded = codec.encode_on_device(
+                torch.stack([requests[i].init.to(device).float() for i in with_init])  # type: ignore[union-attr]
+            ).to(device)
+        starts = {i: encoded[row:row + 1] for row, i in enumerate(with_init)}
     latents: list[torch.Tensor | None] = [None] * len(requests)
     for index, t in enumerate(timesteps):
         for i in range(len(requests)):
             if first_step[i] == index:
-                latents[i] = noise[i] if i not in starts else scheduler.add_noise(starts[i], noise[i], t.reshape(1))
+                start_noise = noise[i:i + 1]
+                latents[i] = start_noise if i not in starts else scheduler.add_noise(starts[i], start_noise,
+                                                                                     t.reshape(1))
         active = [i for i in range(len(requests)) if latents[i] is not None]
         if not active:  # every frame starts later (image→image at low strength)
             continue
         # Latents stay on the device in float32 between steps; only the UNet runs in the pipeline's precision.
         batch = torch.cat([x for x in latents if x is not None])
-        out = runtime.denoise(pipeline.unet, batch, t, cond[active])
+        with record_function("live.unet"):
+            out = runtime.denoise(pipeline.unet, batch, t, cond[active])
         stepped = scheduler.step(out, t, batch).prev_sample
         for row, i in enumerate(active):
             latents[i] = stepped[row:row + 1]
     finals = [x for x in latents if x is not None]
-    pixels = codec.decode(torch.cat(finals)).float().cpu().clamp(-1, 1)  # one decode for the whole batch
-    frames = [(p, r.output_size) for p, r in zip(pixels, requests, strict=True)]
-    # PIL resizes and encodes without the GIL: at GPU frame rates, one thread would cap the frames per second.
-    jpegs = list(_jpeg_pool().map(_frame_jpeg, frames)) if len(frames) > 1 else [_frame_jpeg(frames[0])]
-    return [FrameResult(jpeg=jpeg, pixels=p.clone()) for jpeg, (p, _) in zip(jpegs, frames, strict=True)]
+    with record_function("live.decode"):
+        pixels = codec.decode_on_device(torch.cat(finals)).clamp(-1, 1)  # one decode for the whole batch
+    sizes = [r.output_size for r in requests]
+    with record_function("live.jpeg"):
+        jpegs = _device_jpegs(pixels, sizes) if pixels.device.type == "cuda" else None
+        if jpegs is None:
+            pixels = pixels.cpu()
+            frames = list(zip(pixels, sizes, strict=True))
+            # PIL resizes and encodes without the GIL: at GPU frame rates, one thread would cap the frames/s.
+            jpegs = list(_jpeg_pool().map(_frame_jpeg, frames)) if len(frames) > 1 else [_frame_jpeg(frames[0])]
+    # On a GPU the pixels stay there: the fan's next frame starts from them without a round trip through the
+    # host (remix.scale's wire format moves them to the CPU when a worker sends them back).
+    return [FrameResult(jpeg=jpeg, pixels=p.clone()) for jpeg, p in zip(jpegs, pixels, strict=True)]
+
+
+def _device_jpegs(pixels: torch.Tensor, sizes: Sequence[int]) -> list[bytes] | None:
+    """JPEGs encoded on the GPU (nvJPEG through torchvision, when installed): a CPU encoder takes a few ms per
+    512² frame, which at GPU frame rates would be the bottleneck. None: no torchvision, use PIL."""
+    try:
+        from torchvision.io import encode_jpeg
+    except ImportError:
+        return None
+    import torch
+
+    images = []
+    for frame, size in zip(pixels, sizes, strict=True):
+        if frame.shape[-1] != size:
+            frame = torch.nn.functional.interpolate(frame[None], size=(size, size), mode="bicubic",
+                                                    antialias=True, align_corners=False)[0]
+        images.append(((frame + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8))
+    encoded = encode_jpeg(images, quality=JPEG_QUALITY)
+    return [bytes(data.cpu().numpy()) for data in encoded]
 
 
 def _frame_jpeg(frame: tuple[torch.Tensor, int]) -> bytes:

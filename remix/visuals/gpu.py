@@ -146,12 +146,18 @@ class TinyLatentCodec:
         return x.to(device=parameter.device, dtype=parameter.dtype)
 
     @torch.no_grad()
-    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (self.vae.encode(self._place(pixels)).latents * self.scaling_factor).float().cpu()
+    def encode_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
+        return (self.vae.encode(self._place(pixels)).latents * self.scaling_factor).float()
 
     @torch.no_grad()
+    def decode_on_device(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(self._place(latents / self.scaling_factor)).sample.float()
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.encode_on_device(pixels).cpu()
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(self._place(latents / self.scaling_factor)).sample.float().cpu()
+        return self.decode_on_device(latents).cpu()
 
 
 def load_tiny_codec(directory: Path, image_size: int, device: torch.device, dtype: torch.dtype) -> TinyLatentCodec:

@@ -110,14 +110,20 @@ class VaeLatentCodec:
         return x.to(device=parameter.device, dtype=parameter.dtype)
 
     @torch.no_grad()
-    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+    def encode_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
+        """As :meth:`encode`, the result left on the VAE's device (float32): the live loop keeps it there."""
         latents = self.vae.encode(self._place(pixels)).latent_dist.mean
-        return ((latents - self.shift_factor) * self.scaling_factor).float().cpu()
+        return ((latents - self.shift_factor) * self.scaling_factor).float()
 
     @torch.no_grad()
+    def decode_on_device(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(self._place(latents / self.scaling_factor + self.shift_factor)).sample.float()
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.encode_on_device(pixels).cpu()
+
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        pixels = self.vae.decode(self._place(latents / self.scaling_factor + self.shift_factor)).sample
-        return pixels.float().cpu()
+        return self.decode_on_device(latents).cpu()
 
     def to_pixels(self, image: Image.Image) -> torch.Tensor:
         side = (self.image_size, self.image_size)

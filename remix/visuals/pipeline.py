@@ -47,6 +47,10 @@ class PatchLatentCodec:
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.pixel_shuffle(latents, self.patch_size)
 
+    # The fold runs wherever its input is: "on device" is the same operation (the live loop's codec protocol).
+    encode_on_device = encode
+    decode_on_device = decode
+
     def to_pixels(self, image: Image.Image) -> torch.Tensor:
         """A PIL image → ``[3,S,S]`` in [-1, 1] (centre-cropped to a square, resized)."""
         side = (self.image_size, self.image_size)
