@@ -18,7 +18,8 @@ not split into many small batches (PostgreSQL's ``commit_delay`` idea). A lone d
 What a 200 means is unchanged: a delivery is answered only after its batch has committed, so Stripe's
 retry semantics hold (a crash before commit loses the whole batch, and Stripe redelivers each event).
 If a batch's transaction fails (a database error, an unexpected bug in one event), it is rolled back and
-its deliveries are retried one by one, each in its own transaction, so only the faulty event gets its error.
+its deliveries are retried one by one, each in its own transaction, so only the faulty event gets its error
+(400 when the database cannot hold one of its values, else 500; either way nothing of it is stored).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from remix.commerce import webhooks
 from remix.commerce.config import CommerceSettings
 from remix.config import Settings
 from remix.db import ROLLBACK_HOOKS
+from remix.errors import BadRequest
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +121,7 @@ class WebhookBatcher:
             outcomes = self._transaction([d.event for d in batch], commerce)
         except Exception as exc:
             if len(batch) == 1:
-                batch[0].finish(None, exc)
+                batch[0].finish(None, _as_client_error(exc))
                 return
             logger.warning("webhook batch of %d failed (%s); retrying its events one by one", len(batch), exc)
             for delivery in batch:
@@ -148,6 +151,14 @@ class WebhookBatcher:
             raise
         finally:
             session.close()
+
+
+def _as_client_error(exc: Exception) -> Exception:
+    """A value the database cannot hold (a number out of range, a string too long) is the event's fault:
+    400, which Stripe shows as a failed delivery; anything else stays an error of ours (500)."""
+    if isinstance(exc, DataError | OverflowError):
+        return BadRequest(f"webhook event could not be stored ({type(exc).__name__}); nothing was posted")
+    return exc
 
 
 _created = threading.Lock()
