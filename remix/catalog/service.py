@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from remix.catalog.models import (
     Scope,
     Track,
 )
-from remix.catalog.storage import AssetStore
+from remix.catalog.storage import AssetStore, KeptFile
 from remix.config import Settings
 from remix.db import on_rollback, utcnow
 from remix.errors import BadRequest, Conflict
@@ -96,24 +96,18 @@ def _staging_suffix(upload: Upload) -> str:
     return suffix if SIMPLE_SUFFIX.match(suffix) else ""
 
 
-def _discard_if_unreferenced(bind: Engine | Connection, store: AssetStore, key: str) -> None:
-    """Delete a file this upload wrote, unless a committed asset now shares it.
-
-    Files are content-addressed, so an identical upload that raced this one (it found the file
-    already there and committed) points at the same path; deleting it would orphan that asset.
-    """
+def _committed_use(bind: Engine | Connection, key: str) -> bool:
     with Session(bind) as fresh:
-        if repository.asset_with_storage_key(fresh, key) is None:
-            store.discard(key)
+        return repository.asset_with_storage_key(fresh, key) is not None
 
 
-def _store_asset(session: Session, store: AssetStore, asset: Asset, staged_key: tuple[str, bool]) -> Asset:
-    """Insert the row; if this transaction rolls back, remove a file that this upload alone created."""
-    key, created = staged_key
-    asset.storage_key = key
-    if created:
-        bind = session.get_bind()
-        on_rollback(session, lambda: _discard_if_unreferenced(bind, store, key))
+def _store_asset(session: Session, store: AssetStore, asset: Asset, kept: KeptFile) -> Asset:
+    """Insert the row. The file is content-addressed and may be shared with identical uploads (committed or
+    in flight): if this transaction rolls back, it is deleted only when nothing else uses it."""
+    asset.storage_key = kept.key
+    bind = session.get_bind()
+    on_rollback(session, lambda: store.discard_unless_used(kept, lambda: _committed_use(bind, kept.key)))
+    event.listen(session, "after_commit", lambda _session: store.release(kept), once=True)
     try:
         session.add(asset)
         session.flush()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
+from sqlalchemy.orm import Session
 
 from remix.config import Settings
 from tests.catalog import samples
@@ -107,3 +109,69 @@ def test_rolled_back_upload_keeps_a_file_a_committed_identical_upload_uses(world
             undo()
     assert shared.read_bytes() == data
     assert trace(world, settings).assets == 1
+
+
+@pytest.mark.parametrize("sharer_ends", ["commit", "rollback"])
+def test_a_rolled_back_upload_keeps_the_file_an_identical_upload_in_flight_may_use(
+        world: World, settings: Settings, monkeypatch: pytest.MonkeyPatch, sharer_ends: str) -> None:
+    """Two identical uploads at once: the one that wrote the file rolls back while the other, which found the
+    file there, is still in flight. The file must outlive that rollback; it goes only if the other rolls back
+    too. (The other runs in a thread: on SQLite its insert waits for the first transaction to end.)"""
+    import io
+    import threading
+
+    from remix.auth.models import User
+    from remix.catalog import service
+    from remix.catalog.storage import AssetStore
+    from remix.db import ROLLBACK_HOOKS
+
+    data = samples.photo("coffee", "PNG")
+    factory = world.client.app.state.sessionmaker  # type: ignore[attr-defined]
+    sharer_kept, writer_ended = threading.Event(), threading.Event()
+    keep = AssetStore.keep
+
+    def keep_and_tell(self: AssetStore, *args: Any) -> Any:
+        kept = keep(self, *args)
+        if threading.current_thread() is not threading.main_thread():
+            sharer_kept.set()
+        return kept
+
+    monkeypatch.setattr(AssetStore, "keep", keep_and_tell)
+
+    def upload(session: Session, title: str) -> None:
+        artist = session.get(User, world.user_ids["alpha"])
+        assert artist is not None
+        service.upload_artwork(session, settings, artist, world.album_ids["alpha"],
+                               service.Upload(io.BytesIO(data), "coffee.png", "image/png"), title, "")
+
+    def roll_back(session: Session) -> None:
+        session.rollback()
+        for undo in session.info.pop(ROLLBACK_HOOKS, []):
+            undo()
+
+    def share() -> None:
+        with factory() as sharer:
+            upload(sharer, "Back")  # finds the file there: shares it
+            assert writer_ended.wait(30)
+            if sharer_ends == "commit":
+                sharer.commit()
+            else:
+                roll_back(sharer)
+
+    with factory() as writer:
+        upload(writer, "Front")  # finds no file: writes it
+        (relative,) = (f for f in trace(world, settings).files if f.parts[0] != ".claims")
+        thread = threading.Thread(target=share)
+        thread.start()
+        assert sharer_kept.wait(30)
+        roll_back(writer)
+        writer_ended.set()
+        thread.join(60)
+    stored = settings.asset_dir / relative
+    if sharer_ends == "commit":
+        assert stored.read_bytes() == data
+        assert trace(world, settings).assets == 1
+    else:
+        assert not stored.exists()  # nobody uses it: a rolled-back upload leaves nothing behind
+        assert trace(world, settings).assets == 0
+    assert trace(world, settings).files == ({relative} if sharer_ends == "commit" else set())
