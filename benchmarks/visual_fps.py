@@ -235,14 +235,15 @@ def main() -> None:
             latencies.append(time.perf_counter() - began)
         return latencies
 
-    def ours_round(fans: int, state: list[torch.Tensor], seed: list[int]) -> list[float]:
+    def ours_round(fans: int, state: list[tuple[torch.Tensor, torch.Tensor | None]], seed: list[int]) -> list[float]:
         began = time.perf_counter()
-        requests = [FrameRequest(embedding=embeddings[i], init=state[i], strength=0.5, seed=seed[0] + i, steps=2,
-                                 output_size=image_size) for i in range(fans)]
+        # As a live session does: each fan continues from its previous frame (its latents once it has them).
+        requests = [FrameRequest(embedding=embeddings[i], init=state[i][0], init_latents=state[i][1], strength=0.5,
+                                 seed=seed[0] + i, steps=2, output_size=image_size) for i in range(fans)]
         results: list[FrameResult] = render_frames(pipeline, requests)
         seed[0] += fans
         for i, result in enumerate(results):
-            state[i] = result.pixels
+            state[i] = (result.pixels, result.latents)
         return [time.perf_counter() - began] * fans
 
     def batch_delta(fans: int) -> float:
@@ -262,7 +263,7 @@ def main() -> None:
         for label, tiny_vae in (("full VAE", None), ("tiny autoencoder", taesd_dir)):
             gpu.set_mode(gpu.RenderMode(device="cuda" if cuda else "cpu", compile=args.compile,
                                         tiny_vae_dir=tiny_vae))
-            state = [start_frames[i] for i in range(fans)]
+            state: list[tuple[torch.Tensor, torch.Tensor | None]] = [(start_frames[i], None) for i in range(fans)]
             row = measure(Row(f"ours: batched, {label}", fans), device, rounds, warmup,
                           lambda fans=fans, state=state: ours_round(fans, state, [0]))  # type: ignore[misc]
             row.batch_delta = batch_delta(fans)

@@ -105,6 +105,7 @@ class LiveSession:
         self.level = 0.0  # loudness of the last chunk, 0…1: drives the visuals' strength
         self.blend = PromptBlend()
         self._prev_pixels: torch.Tensor | None = None
+        self._prev_latents: torch.Tensor | None = None  # set by autoencoder models (see FrameRequest.init_latents)
         self._frame_index = 0
         self._last_submit = 0.0
         self._chunk_in_flight = False
@@ -468,7 +469,8 @@ class LiveSession:
         strength = strength_for_energy(self.level)
         if self.blend.blending:  # a new prompt needs a little more freedom to show through
             strength = min(1.0, strength + 0.15)
-        request = FrameRequest(embedding=self.blend.next(), init=self._prev_pixels, strength=strength,
+        request = FrameRequest(embedding=self.blend.next(), init=self._prev_pixels,
+                               init_latents=self._prev_latents, strength=strength,
                                seed=(self.spec.seed * 1_000_003 + self._frame_index) % (2**63),
                                steps=config.frame_steps, output_size=config.frame_size)
         self._frame_index += 1
@@ -500,7 +502,7 @@ class LiveSession:
     async def _deliver_frame(self, result: FrameResult) -> None:
         if self.revoked or not self.visuals_on:
             return
-        self._prev_pixels = result.pixels
+        self._prev_pixels, self._prev_latents = result.pixels, result.latents
         sequence = self.image_sequence
         self.image_sequence += 1
         self.outbox.image(pack_frame(FrameKind.image_jpeg, sequence, round(self.position() * 1000), result.jpeg))

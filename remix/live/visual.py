@@ -47,12 +47,17 @@ class FrameRequest:
     seed: int
     steps: int = 4
     output_size: int = 256
+    # The previous frame's latents when the model's codec is an autoencoder (FrameResult.latents): the frame
+    # continues from them instead of re-encoding ``init``, which saves the encoder and avoids the small loss
+    # an autoencoder round trip adds on every frame (it would accumulate over a session).
+    init_latents: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
 class FrameResult:
     jpeg: bytes
     pixels: torch.Tensor  # [3,S,S] in [-1, 1]: the next frame's init
+    latents: torch.Tensor | None = None  # [C,H,W] before decoding (autoencoder codecs only): the next init_latents
 
 
 def strength_for_energy(energy: float) -> float:
@@ -126,7 +131,8 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
         raise ValueError("every frame of a batch must use the same number of steps")
     # Placement, the codec (full VAE or tiny autoencoder), bucket padding and the compiled UNet: GPU mode.
     runtime = live_runtime(pipeline)
-    codec, device = runtime.codec, runtime.device
+    device = runtime.device
+    codec = runtime.codec
     scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
     scheduler.set_timesteps(steps)
     timesteps = scheduler.timesteps
@@ -134,18 +140,22 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
     # Per-frame CPU generators: the same seed gives the same noise alone or in any batch, on any device.
     noise = torch.stack([torch.randn(shape, generator=torch.Generator().manual_seed(r.seed)) for r in requests])
     noise = noise.to(device)
-    first_step = [0 if r.init is None else steps - max(1, min(steps, round(steps * r.strength))) for r in requests]
+    first_step = [0 if r.init is None and r.init_latents is None
+                  else steps - max(1, min(steps, round(steps * r.strength))) for r in requests]
     cond = torch.stack([r.embedding.float() for r in requests]).to(device=device)
-    # Every previous frame is encoded in one codec call (the LoRA base's VAE batches like the UNet does). On a
-    # GPU the previous frame is still on the device (see below) and its latents stay there.
-    with_init = [i for i, r in enumerate(requests) if r.init is not None]
+    # A frame continues from its previous frame's latents where it has them; every other previous frame is
+    # encoded in one codec call (the LoRA base's VAE batches like the UNet does). On a GPU the previous frame
+    # is still on the device (see below) and its latents stay there.
     starts: dict[int, torch.Tensor] = {}
-    if with_init:
+    for i, r in enumerate(requests):
+        if r.init_latents is not None and tuple(r.init_latents.shape) == shape and runtime.latent_feedback:
+            starts[i] = r.init_latents.to(device=device, dtype=torch.float32).unsqueeze(0)
+    to_encode = [i for i, r in enumerate(requests) if r.init is not None and i not in starts]
+    if to_encode:
         with record_function("live.encode"):
-            encoded = codec.encode_on_device(
-                torch.stack([requests[i].init.to(device).float() for i in with_init])  # type: ignore[union-attr]
-            ).to(device)
-        starts = {i: encoded[row:row + 1] for row, i in enumerate(with_init)}
+            encoded = runtime.encode(torch.stack([requests[i].init.to(device).float()  # type: ignore[union-attr]
+                                                  for i in to_encode]))
+        starts.update({i: encoded[row:row + 1] for row, i in enumerate(to_encode)})
     latents: list[torch.Tensor | None] = [None] * len(requests)
     for index, t in enumerate(timesteps):
         for i in range(len(requests)):
@@ -163,9 +173,9 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
         stepped = scheduler.step(out, t, batch).prev_sample
         for row, i in enumerate(active):
             latents[i] = stepped[row:row + 1]
-    finals = [x for x in latents if x is not None]
+    finals = torch.cat([x for x in latents if x is not None])
     with record_function("live.decode"):
-        pixels = codec.decode_on_device(torch.cat(finals)).clamp(-1, 1)  # one decode for the whole batch
+        pixels = runtime.decode(finals).clamp(-1, 1)  # one decode for the whole batch
     sizes = [r.output_size for r in requests]
     with record_function("live.jpeg"):
         jpegs = _device_jpegs(pixels, sizes) if pixels.device.type == "cuda" else None
@@ -176,7 +186,9 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
             jpegs = list(_jpeg_pool().map(_frame_jpeg, frames)) if len(frames) > 1 else [_frame_jpeg(frames[0])]
     # On a GPU the pixels stay there: the fan's next frame starts from them without a round trip through the
     # host (remix.scale's wire format moves them to the CPU when a worker sends them back).
-    return [FrameResult(jpeg=jpeg, pixels=p.clone()) for jpeg, p in zip(jpegs, pixels, strict=True)]
+    feedback = finals if runtime.latent_feedback else [None] * len(requests)
+    return [FrameResult(jpeg=jpeg, pixels=p.clone(), latents=None if z is None else z.clone())
+            for jpeg, p, z in zip(jpegs, pixels, feedback, strict=True)]
 
 
 def _device_jpegs(pixels: torch.Tensor, sizes: Sequence[int]) -> list[bytes] | None:

@@ -72,6 +72,8 @@ def encode_requests(requests: Sequence[FrameRequest]) -> bytes:
         tensors[f"embedding.{i}"] = own(r.embedding)
         if r.init is not None:
             tensors[f"init.{i}"] = own(r.init)
+        if r.init_latents is not None:
+            tensors[f"init_latents.{i}"] = own(r.init_latents)
         meta.append({"strength": r.strength, "seed": r.seed, "steps": r.steps, "output_size": r.output_size})
     return save(tensors, metadata={"requests": json.dumps(meta)})
 
@@ -81,8 +83,9 @@ def decode_requests(data: bytes) -> list[FrameRequest]:
 
     tensors = load(data)
     meta = json.loads(_metadata(data)["requests"])
-    return [FrameRequest(embedding=tensors[f"embedding.{i}"], init=tensors.get(f"init.{i}"), strength=m["strength"],
-                         seed=m["seed"], steps=m["steps"], output_size=m["output_size"]) for i, m in enumerate(meta)]
+    return [FrameRequest(embedding=tensors[f"embedding.{i}"], init=tensors.get(f"init.{i}"),
+                         init_latents=tensors.get(f"init_latents.{i}"), strength=m["strength"], seed=m["seed"],
+                         steps=m["steps"], output_size=m["output_size"]) for i, m in enumerate(meta)]
 
 
 def encode_results(results: Sequence[FrameResult]) -> bytes:
@@ -92,6 +95,8 @@ def encode_results(results: Sequence[FrameResult]) -> bytes:
     tensors: dict[str, torch.Tensor] = {}
     for i, r in enumerate(results):
         tensors[f"pixels.{i}"] = r.pixels.detach().float().cpu().contiguous()
+        if r.latents is not None:
+            tensors[f"latents.{i}"] = r.latents.detach().float().cpu().contiguous()
         tensors[f"jpeg.{i}"] = torch.frombuffer(bytearray(r.jpeg), dtype=torch.uint8)
     return save(tensors, metadata={"count": str(len(results))})
 
@@ -101,7 +106,8 @@ def decode_results(data: bytes) -> list[FrameResult]:
 
     tensors = load(data)
     count = int(_metadata(data)["count"])
-    return [FrameResult(jpeg=tensors[f"jpeg.{i}"].numpy().tobytes(), pixels=tensors[f"pixels.{i}"])
+    return [FrameResult(jpeg=tensors[f"jpeg.{i}"].numpy().tobytes(), pixels=tensors[f"pixels.{i}"],
+                        latents=tensors.get(f"latents.{i}"))
             for i in range(count)]
 
 

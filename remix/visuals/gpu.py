@@ -143,7 +143,9 @@ class TinyLatentCodec:
 
     def _place(self, x: torch.Tensor) -> torch.Tensor:
         parameter = next(self.vae.parameters())
-        return x.to(device=parameter.device, dtype=parameter.dtype)
+        x = x.to(device=parameter.device, dtype=parameter.dtype)
+        # On a GPU the weights are channels-last: inputs in the same layout spare a conversion per layer.
+        return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
 
     @torch.no_grad()
     def encode_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -190,15 +192,28 @@ class LiveRuntime:
         module = denoiser_module(pipeline)
         if self.channels_last:
             module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        options: dict[str, Any] = {"dynamic": False, "backend": mode.compile_backend}
+        if mode.compile_backend == "inductor":
+            options["mode"] = mode.compile
         if mode.compile != "off":
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
-            options: dict[str, Any] = {"dynamic": False, "backend": mode.compile_backend}
-            if mode.compile_backend == "inductor":
-                options["mode"] = mode.compile
             if getattr(module, "_compiled_call_impl", None) is None:  # once per module: a recompile costs minutes
                 module.compile(**options)
         if mode.tiny_vae_dir is not None:
             self.codec = self._tiny_codec(pipeline, mode.tiny_vae_dir)
+        # Autoencoder codecs are lossy: a frame continues from the previous frame's latents instead of
+        # re-encoding its pixels. The built-in patch fold is exact, and its latents are the clamped pixels.
+        self.latent_feedback = hasattr(self.codec, "vae")
+        self._compiled_codec = False
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # shapes are few and fixed: let cuDNN time its algorithms once
+        if mode.compile != "off" and isinstance(self.codec, TinyLatentCodec):
+            # The tiny autoencoder is small enough that kernel launches, not arithmetic, bound it: compile its
+            # halves like the UNet (static bucket shapes, CUDA graphs under reduce-overhead).
+            for half in (self.codec.vae.encoder, self.codec.vae.decoder):
+                if getattr(half, "_compiled_call_impl", None) is None:
+                    half.compile(**options)
+            self._compiled_codec = True
 
     def _tiny_codec(self, pipeline: ArtworkDiffusionPipeline, directory: Path) -> Any:
         full = pipeline.codec
@@ -209,6 +224,27 @@ class LiveRuntime:
             raise ValueError(f"{TINY_VAE_SETTING}={directory} makes {tiny.latent_channels}×{tiny.latent_size}² "
                              f"latents; the base's VAE makes {full.latent_channels}×{full.latent_size}²")
         return tiny
+
+    def _padded(self, x: torch.Tensor, run: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``run`` over ``x`` in chunks padded to the buckets (a compiled codec sees only bucket shapes)."""
+        if not (self._compiled_codec and self.buckets):
+            return run(x)
+        limit, outputs = self.buckets[-1], []
+        for start in range(0, len(x), limit):
+            chunk = x[start:start + limit]
+            size = bucket_for(len(chunk), self.buckets)
+            if size > len(chunk):
+                chunk = torch.cat([chunk, chunk[-1:].expand(size - len(chunk), *chunk.shape[1:])])
+            outputs.append(run(chunk)[:min(limit, len(x) - start)].clone())
+        return torch.cat(outputs)
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Pixels → latents on the device (float32)."""
+        return self._padded(pixels, self.codec.encode_on_device).to(self.device)
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents → pixels, left where the codec ran (float32)."""
+        return self._padded(latents, self.codec.decode_on_device)
 
     def denoise(self, unet: Any, latents: torch.Tensor, timestep: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """One pass of ``unet`` (the pipeline's: a LoRA view activates its adapter on the shared module) over

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from diffusers.models.autoencoders.autoencoder_tiny import AutoencoderTiny
 from PIL import Image
 
 from remix.live.visual import FrameRequest, FrameResult, embed_prompt, render_frames
+from remix.scale.frames import decode_requests, decode_results, encode_requests, encode_results
 from remix.visuals import gpu, lora
 from remix.visuals.operator_base import base_identity
 from remix.visuals.pipeline import ArtworkDiffusionPipeline, to_image
@@ -181,3 +183,31 @@ def test_a_compiled_unet_keeps_static_shapes(encoder: SentenceEncoder) -> None:
         assert len(graphs) == traced
     finally:
         torch._dynamo.reset()
+
+
+def test_a_frame_continues_from_the_previous_frames_latents_without_the_encoder(
+        sd_view: lora.LoraArtworkPipeline, builtin: ArtworkDiffusionPipeline, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    gpu.set_mode(gpu.RenderMode(tiny_vae_dir=tiny_autoencoder(tmp_path / "taesd")))
+    requests = fan_requests(sd_view, 3)
+    first = render_frames(sd_view, requests)
+    assert all(frame.latents is not None for frame in first)
+    # The wire between API processes and `remix worker` carries them too.
+    assert torch.equal(decode_results(encode_results(first))[1].latents, first[1].latents)  # type: ignore[arg-type]
+    follow = [replace(r, init=f.pixels, init_latents=f.latents, seed=r.seed + 1, strength=0.5)
+              for r, f in zip(requests, first, strict=True)]
+    wired = decode_requests(encode_requests(follow))[2].init_latents
+    assert wired is not None and torch.equal(wired, follow[2].init_latents)  # type: ignore[arg-type]
+    codec = gpu.live_runtime(sd_view).codec
+    encoded: list[int] = []
+    real_encode = codec.encode_on_device
+    monkeypatch.setattr(codec, "encode_on_device", lambda pixels: encoded.append(len(pixels)) or real_encode(pixels))
+    batched = render_frames(sd_view, follow)
+    assert encoded == []  # no autoencoder round trip between a fan's frames
+    assert_same_frame(render_frames(sd_view, [follow[1]])[0], batched[1])
+    assert render_frames(sd_view, [follow[1]])[0].jpeg == render_frames(sd_view, [follow[1]])[0].jpeg
+    assert (batched[1].pixels - first[1].pixels).abs().mean() > 0.01  # the picture moves on
+    # Frames without latents (the first of a session, or from a model without an autoencoder) are encoded.
+    render_frames(sd_view, [replace(follow[1], init_latents=None)])
+    assert encoded == [1]
+    assert render_frames(builtin, fan_requests(builtin, 1))[0].latents is None  # the exact patch fold: pixels only
