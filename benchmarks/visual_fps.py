@@ -178,6 +178,8 @@ def main() -> None:
                         help="timed rounds per peer row (default: --rounds; the peer serves fans one at a time)")
     parser.add_argument("--profile", action="store_true",
                         help="also print where ours spends its time (torch.profiler, 1 fan and the most fans)")
+    parser.add_argument("--full-vae", action=argparse.BooleanOptionalAction, default=True,
+                        help="also measure ours with the base's full VAE (the tiny autoencoder is GPU mode's codec)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -260,7 +262,8 @@ def main() -> None:
                             min(warmup, 1) if fans > 1 else warmup,
                             lambda fans=fans, frames=frames: peer_round(fans, frames)))  # type: ignore[misc]
         progress(rows[-1])
-        for label, tiny_vae in (("full VAE", None), ("tiny autoencoder", taesd_dir)):
+        codecs = [("full VAE", None)] if args.full_vae else []
+        for label, tiny_vae in [*codecs, ("tiny autoencoder", taesd_dir)]:
             gpu.set_mode(gpu.RenderMode(device="cuda" if cuda else "cpu", compile=args.compile,
                                         tiny_vae_dir=tiny_vae))
             state: list[tuple[torch.Tensor, torch.Tensor | None]] = [(start_frames[i], None) for i in range(fans)]
