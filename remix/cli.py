@@ -2,18 +2,57 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from collections.abc import Callable
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
+import pydantic
 import typer
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from remix.auth.models import Role
+from remix.errors import RemixError
 from remix.visuals.models import VisualBase
 
 app = typer.Typer(help="Remix: a consent-first fan remix service.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def operator_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """What an operator can get wrong (settings, the database URL, a refused request) ends the command with one
+    line saying what, and a non-zero status; a traceback is left for bugs."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except RemixError as exc:  # no consent, unknown album, taken email, …
+            _fail(f"refused: {exc.detail}", 2, exc)
+        except pydantic.ValidationError as exc:
+            if exc.title != "Settings":  # only the REMIX_* environment is the operator's to fix
+                raise
+            problem = exc.errors()[0]
+            where = ".".join(str(part) for part in problem["loc"])
+            _fail(f"invalid setting REMIX_{where.upper()}: {problem['msg']}", 2, exc)
+        except ArgumentError as exc:
+            _fail(f"REMIX_DATABASE_URL is not a database URL: {exc}", 2, exc)
+        except OperationalError as exc:
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            _fail(f"cannot use the database in REMIX_DATABASE_URL: {reason}", 1, exc)
+
+    return run
+
+
+def _fail(message: str, status: int, cause: Exception) -> NoReturn:
+    typer.echo(message, err=True)
+    raise typer.Exit(status) from cause
+
 
 @app.command()
+@operator_errors
 def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the API and frontend (migrates the database first). Logs are JSON lines (REMIX_LOG_FORMAT=text for
     plain); with REMIX_REDIS_URL set, live sessions and render jobs go through Redis (see docs/deploy.md)."""
@@ -31,6 +70,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
 
 
 @app.command()
+@operator_errors
 def worker(
     name: Annotated[str | None, typer.Option(help="Consumer name in the Redis group (default: host-pid)")] = None,
     max_batch: Annotated[int, typer.Option(help="Most frames rendered in one pipeline call")] = 32,
@@ -52,6 +92,7 @@ def worker(
 
 
 @app.command()
+@operator_errors
 def migrate() -> None:
     """Bring the database (REMIX_DATABASE_URL) to the newest schema."""
     from remix.config import get_settings
@@ -63,6 +104,7 @@ def migrate() -> None:
 
 
 @app.command()
+@operator_errors
 def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -97,6 +139,7 @@ def demo(
 
 
 @app.command("audit-verify")
+@operator_errors
 def audit_verify() -> None:
     """Recompute the audit log's hash chain; exit 1 and name the first tampered event if any."""
     from remix.audit.service import verify_chain
@@ -115,6 +158,7 @@ def audit_verify() -> None:
 
 
 @app.command("create-user")
+@operator_errors
 def create_user(
     email: str,
     role: Role,
@@ -126,8 +170,11 @@ def create_user(
     from remix.auth.service import create_user as create
     from remix.config import get_settings
     from remix.db import make_engine, make_sessionmaker, migrate
-    from remix.errors import RemixError
 
+    try:  # the rule signup and the admin API apply
+        pydantic.TypeAdapter(pydantic.EmailStr).validate_python(email)
+    except pydantic.ValidationError as exc:
+        raise typer.BadParameter(f"'{email}' is not an email address", param_hint="EMAIL") from exc
     if len(password) < 10:
         raise typer.BadParameter("passwords need at least 10 characters", param_hint="--password")
     settings = get_settings()
@@ -138,14 +185,12 @@ def create_user(
             user = create(session, email=email, display_name=display_name or email, password=password, role=role,
                           artist_ids=artist_id or [])
             typer.echo(f"created {user.role.value} account {user.email} (id {user.id})")
-    except RemixError as exc:
-        typer.echo(f"refused: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
     finally:
         engine.dispose()
 
 
 @app.command()
+@operator_errors
 def train(
     album_id: Annotated[int, typer.Option("--album-id", help="Album whose consented artwork to train on")],
     steps: Annotated[int | None, typer.Option(help="Training steps (default: the preset's)")] = None,
@@ -159,7 +204,6 @@ def train(
     """Train a visual model on the album's artwork that a live train_visual grant covers; it awaits approval."""
     from remix.config import get_settings
     from remix.db import make_engine, make_sessionmaker, migrate
-    from remix.errors import RemixError
     from remix.visuals import service as visuals
 
     settings = get_settings()
@@ -173,10 +217,9 @@ def train(
             model_id, total = model.id, model.steps_total
             typer.echo(f"visual model {model_id}: training on asset(s) {[s.asset_id for s in model.sources]} "
                        f"under grant(s) {model.grant_ids}, {total} steps")
-    except RemixError as exc:  # no consent, no base configured, …: say why, no traceback
+    except RemixError:  # no consent, no base configured, …: operator_errors says why, no traceback
         engine.dispose()
-        typer.echo(f"refused: {exc.detail}", err=True)
-        raise typer.Exit(2) from exc
+        raise
     every = max(1, total // 20)
 
     def progress(step: int, steps_total: int, loss: float) -> None:

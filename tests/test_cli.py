@@ -85,3 +85,34 @@ def test_create_user_refuses_a_taken_email_without_a_traceback(world: World, dat
     result = remix(database_url, "create-user", "fan@test.example", "admin", "--password", "long enough pw")
     assert result.exit_code == 2
     assert "already exists" in result.output and "Traceback" not in result.output
+
+
+def one_line_refusal(result: Result, status: int, says: str) -> None:
+    """The operator's mistake ends the command with ``status`` and one line saying what: no traceback."""
+    assert result.exit_code == status, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert says in result.output and "Traceback" not in result.output, result.output
+
+
+def test_create_user_refuses_what_is_not_an_email_address(world: World, database_url: str) -> None:
+    result = remix(database_url, "create-user", "ops-at-example", "admin", "--password", "long enough pw")
+    one_line_refusal(result, 2, "'ops-at-example' is not an email address")
+
+
+@pytest.mark.parametrize("command", [["migrate"], ["audit-verify"],
+                                     ["create-user", "ops@test.example", "admin", "--password", "long enough pw"],
+                                     ["train", "--album-id", "1"]])
+def test_an_unreachable_database_is_one_line_not_a_traceback(command: list[str]) -> None:
+    nobody_listens = "postgresql+psycopg://postgres@127.0.0.1:1/remix"
+    one_line_refusal(remix(nobody_listens, *command), 1, "cannot use the database in REMIX_DATABASE_URL: ")
+
+
+def test_a_malformed_database_url_or_setting_is_one_line_not_a_traceback() -> None:
+    one_line_refusal(remix("not a url", "migrate"), 2, "REMIX_DATABASE_URL is not a database URL")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["migrate"], env={"REMIX_DATABASE_URL": "sqlite://", "REMIX_ENVIRONMENT": "prod"})
+    one_line_refusal(result, 2, "invalid setting REMIX_ENVIRONMENT: Input should be 'development', 'test' or")
+
+
+def test_train_on_an_unknown_album_is_refused_in_one_line(world: World, database_url: str) -> None:
+    one_line_refusal(remix(database_url, "train", "--album-id", "999"), 2, "refused: album 999 does not exist")
