@@ -6,8 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketTestSession
 
 from remix.app import create_app
 from remix.config import Settings
@@ -16,6 +20,7 @@ from remix.live.hub import LiveHub
 from remix.live.protocol import FrameKind
 from remix.scale.live_events import CONSENT_CHANNEL, ConsentNewsListener, announce_after_commit, publish_to
 from remix.scale.redis_conn import redis_client
+from tests.conftest import World
 from tests.live.conftest import TEST_CONFIG, LiveTrack, frames, receive, receive_json, reply_to
 from tests.ops.test_ops import REDIS_URL
 
@@ -23,10 +28,11 @@ from tests.ops.test_ops import REDIS_URL
 SLOW_RECHECK = dataclasses.replace(TEST_CONFIG, consent_recheck_seconds=60.0)
 
 
-def test_a_revocation_on_one_api_process_stops_a_fan_live_on_another(settings: Settings,
-                                                                     live_track: LiveTrack) -> None:
+@contextmanager
+def two_api_processes(settings: Settings) -> Iterator[tuple[TestClient, TestClient, ConsentNewsListener]]:
+    """A fan's API process (its live sessions hear consent news, and re-check only once a minute otherwise)
+    and an artist's, both in production mode on the same Redis."""
     production = settings.model_copy(update={"redis_url": REDIS_URL})
-    world = live_track.world
     with TestClient(create_app(production)) as fan_process, TestClient(create_app(production)) as artist_process:
         app = fan_process.app
         listener = ConsentNewsListener(REDIS_URL)
@@ -34,26 +40,39 @@ def test_a_revocation_on_one_api_process_stops_a_fan_live_on_another(settings: S
                       store=app.state.live_session_store)  # type: ignore[attr-defined]
         hub.consent_news_source = listener
         app.state.live_hub = hub  # type: ignore[attr-defined]
-        with fan_process.websocket_connect(live_track.ws_url(), headers=world.headers("fan")) as ws:
-            receive_json(ws)
-            ws.send_text(json.dumps({"type": "play", "id": "p"}))
-            assert reply_to(ws, "p")["type"] == "ack"
-            frames(ws, FrameKind.audio_wav, 2)
-            assert listener.subscribed.wait(10)
-            r = artist_process.post(f"/api/consent/grants/{live_track.grant_ids['remix_preview']}/revoke",
-                                    json={"reason": "changed my mind"}, headers=world.headers("alpha"))
-            assert r.status_code == 200, r.text
-            revoked_at = time.monotonic()
-            for _ in range(5000):
-                message = receive(ws)
-                if isinstance(message, dict) and message.get("error") == "ConsentNotGranted":
-                    break
-            else:
-                raise AssertionError("the fan's session was not told about the revocation")
-            told_after = time.monotonic() - revoked_at
-            assert "rendering has stopped" in message["detail"]
-            state = receive_json(ws)
-            assert state["rendering"] is False and state["playing"] is False
+        yield fan_process, artist_process, listener
+
+
+def revoke_and_time(artist_process: TestClient, world: World, grant_id: int, ws: WebSocketTestSession,
+                    told: Callable[[dict[str, Any]], bool]) -> tuple[dict[str, Any], float]:
+    """Revoke ``grant_id`` on the artist's process; the fan's first message that ``told`` accepts, and how long
+    after the revocation's answer it came."""
+    r = artist_process.post(f"/api/consent/grants/{grant_id}/revoke", json={"reason": "changed my mind"},
+                            headers=world.headers("alpha"))
+    assert r.status_code == 200, r.text
+    revoked_at = time.monotonic()
+    for _ in range(5000):
+        message = receive(ws)
+        if isinstance(message, dict) and told(message):
+            return message, time.monotonic() - revoked_at
+    raise AssertionError("the fan's session was not told")
+
+
+def test_a_revocation_on_one_api_process_stops_a_fan_live_on_another(settings: Settings,
+                                                                     live_track: LiveTrack) -> None:
+    world = live_track.world
+    with two_api_processes(settings) as (fan_process, artist_process, listener), \
+            fan_process.websocket_connect(live_track.ws_url(), headers=world.headers("fan")) as ws:
+        receive_json(ws)
+        ws.send_text(json.dumps({"type": "play", "id": "p"}))
+        assert reply_to(ws, "p")["type"] == "ack"
+        frames(ws, FrameKind.audio_wav, 2)
+        assert listener.subscribed.wait(10)
+        message, told_after = revoke_and_time(artist_process, world, live_track.grant_ids["remix_preview"], ws,
+                                              lambda m: m.get("error") == "ConsentNotGranted")
+        assert "rendering has stopped" in message["detail"]
+        state = receive_json(ws)
+        assert state["rendering"] is False and state["playing"] is False
     # Well inside the minute the fan's process would otherwise take (bounded loosely: a shared 2-core machine).
     print(f"revocation on one process → fan on another told in {told_after:.3f} s")
     assert told_after < 10, told_after
@@ -61,41 +80,25 @@ def test_a_revocation_on_one_api_process_stops_a_fan_live_on_another(settings: S
 
 def test_a_model_withdrawn_on_one_api_process_stops_a_fans_visuals_on_another(settings: Settings,
                                                                               visual_track: LiveTrack) -> None:
-    production = settings.model_copy(update={"redis_url": REDIS_URL})
     world = visual_track.world
     model_id = world.client.get(f"/api/visual-models?album_id={visual_track.album_id}",
                                 headers=world.headers("alpha")).json()[0]["id"]
     news = redis_client(REDIS_URL).pubsub(ignore_subscribe_messages=True)
     news.subscribe(CONSENT_CHANNEL)
     news.get_message(timeout=1.0)
-    with TestClient(create_app(production)) as fan_process, TestClient(create_app(production)) as artist_process:
-        app = fan_process.app
-        listener = ConsentNewsListener(REDIS_URL)
-        hub = LiveHub(production, app.state.sessionmaker, SLOW_RECHECK,  # type: ignore[attr-defined]
-                      store=app.state.live_session_store)  # type: ignore[attr-defined]
-        hub.consent_news_source = listener
-        app.state.live_hub = hub  # type: ignore[attr-defined]
-        with fan_process.websocket_connect(visual_track.ws_url(), headers=world.headers("fan")) as ws:
-            while (state := receive_json(ws))["type"] != "state":
-                pass
-            assert state["visuals"]["available"] is True
-            ws.send_text(json.dumps({"type": "prompt", "id": "p", "text": "astronaut in an orange suit"}))
-            assert reply_to(ws, "p")["type"] == "ack"
-            frames(ws, FrameKind.image_jpeg, 1)
-            assert listener.subscribed.wait(10)
-            # The train_visual grant withdraws the model; the fan still has remix_preview, so the music plays on.
-            r = artist_process.post(f"/api/consent/grants/{visual_track.grant_ids['train_visual']}/revoke",
-                                    json={"reason": "not this artwork"}, headers=world.headers("alpha"))
-            assert r.status_code == 200, r.text
-            withdrawn_at = time.monotonic()
-            for _ in range(5000):
-                message = receive(ws)
-                if isinstance(message, dict) and message.get("notice") == "VisualsStopped":
-                    break
-            else:
-                raise AssertionError("the fan's session was not told that the model was withdrawn")
-            told_after = time.monotonic() - withdrawn_at
-            assert f"visual model {model_id}" in message["detail"]
+    with two_api_processes(settings) as (fan_process, artist_process, listener), \
+            fan_process.websocket_connect(visual_track.ws_url(), headers=world.headers("fan")) as ws:
+        while (state := receive_json(ws))["type"] != "state":
+            pass
+        assert state["visuals"]["available"] is True
+        ws.send_text(json.dumps({"type": "prompt", "id": "p", "text": "astronaut in an orange suit"}))
+        assert reply_to(ws, "p")["type"] == "ack"
+        frames(ws, FrameKind.image_jpeg, 1)
+        assert listener.subscribed.wait(10)
+        # The train_visual grant withdraws the model; the fan still has remix_preview, so the music plays on.
+        message, told_after = revoke_and_time(artist_process, world, visual_track.grant_ids["train_visual"], ws,
+                                              lambda m: m.get("notice") == "VisualsStopped")
+        assert f"visual model {model_id}" in message["detail"]
     published = []
     while (item := news.get_message(timeout=1.0)) is not None:
         published.append(json.loads(item["data"]))
