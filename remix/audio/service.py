@@ -41,6 +41,7 @@ from remix.catalog.storage import AssetStore
 from remix.config import Settings
 from remix.errors import InvalidMedia, NotFound
 from remix.provenance import render_paths
+from remix.provenance.media import AudioFormat as StampedFormat
 
 AUDIO_SCOPES = (Scope.remix_preview, Scope.download_clip, Scope.sell_extended)
 # A window may end this much past the recorded length: frame counts round to the nearest sample.
@@ -163,18 +164,23 @@ def decode_stems(settings: Settings, stems: Sequence[Asset], sample_rate: int) -
 
 
 def render_mp3(stems: dict[str, Audio], spec: RemixSpec, sample_rate: int, bitrate_kbps: int) -> tuple[Audio, bytes]:
-    """The engine's audio and its MP3, encoded block by block while the render goes on (same bytes as
-    encoding the finished audio)."""
-    blocks: list[Audio] = []
-
-    def kept(audio_blocks: Iterator[Audio]) -> Iterator[Audio]:
-        for block in audio_blocks:
-            blocks.append(block)
-            yield block
-
-    content = encode_mp3_blocks(kept(engine.render_blocks(stems, spec, sample_rate)), sample_rate,
+    """The engine's audio and its unstamped MP3, encoded block by block while the render goes on (the same
+    bytes as encoding the finished audio)."""
+    kept: list[Audio] = []
+    content = encode_mp3_blocks(_keeping(engine.render_blocks(stems, spec, sample_rate), kept), sample_rate,
                                 bitrate_kbps=bitrate_kbps)
-    return np.concatenate(blocks), content
+    return _joined(kept), content
+
+
+def _keeping(blocks: Iterator[Audio], kept: list[Audio]) -> Iterator[Audio]:
+    """Pass the blocks on, keeping each (the unstamped audio is hashed for the response header)."""
+    for block in blocks:
+        kept.append(block)
+        yield block
+
+
+def _joined(blocks: list[Audio]) -> Audio:
+    return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 
 def download_filename(track: Track, spec_hash: str, fmt: AudioFormat, *, preview: bool = False) -> str:
@@ -203,12 +209,6 @@ def render_excerpt(session: Session, settings: Settings, user: User, track_id: i
     sample_rate = render_sample_rate(audible)
     decoded = decode_stems(settings, audible, sample_rate)
     bitrate = PREVIEW_BITRATE_KBPS.get(fmt) if use == RenderUse.preview else None
-    streamed: bytes | None = None
-    if use != RenderUse.clip and fmt == AudioFormat.mp3:
-        # Nothing is stamped: LAME encodes each block on the second core while the engine renders the next.
-        audio, streamed = render_mp3(decoded, spec, sample_rate, bitrate or CLIP_BITRATE_KBPS[fmt])
-    else:
-        audio = engine.render(decoded, spec, sample_rate)
 
     def encoded(samples: Audio) -> bytes:
         try:
@@ -216,16 +216,36 @@ def render_excerpt(session: Session, settings: Settings, user: User, track_id: i
         except EncodeError as exc:
             raise EncoderUnavailable(f"could not encode {fmt.value}: {exc}") from exc
 
+    def encoded_mp3_blocks(blocks: Iterator[Audio]) -> bytes:
+        return encode_mp3_blocks(blocks, sample_rate, bitrate_kbps=bitrate or CLIP_BITRATE_KBPS[AudioFormat.mp3])
+
+    # MP3 is streamed: LAME encodes each block on the second core while the engine renders (and, for a clip,
+    # the watermark marks) the next. WAV (its dither draws depend on the whole length) and Opus (ffmpeg) take
+    # the finished audio.
+    kept: list[Audio] = []
     render_id = None
+    output_format: StampedFormat = fmt.value
     if use == RenderUse.clip:
         # Every downloaded clip carries its own watermark id and signed manifest (remix/provenance).
-        stamped = render_paths.stamp_clip(
-            session, settings, user_id=user.id, track_id=track.id, album_id=track.album_id, spec_hash=spec_hash,
-            scope=decision.scope, grant_ids=consent.grant_ids, audio=audio, sample_rate=sample_rate,
-            output_format=fmt.value, encoder=encoded)
+        if fmt == AudioFormat.mp3:
+            stamped = render_paths.stamp_clip_stream(
+                session, settings, user_id=user.id, track_id=track.id, album_id=track.album_id, spec_hash=spec_hash,
+                scope=decision.scope, grant_ids=consent.grant_ids, sample_rate=sample_rate, output_format=output_format,
+                blocks=_keeping(engine.render_blocks(decoded, spec, sample_rate), kept), seconds=spec.output_seconds,
+                encoder=encoded_mp3_blocks)
+            audio = _joined(kept)
+        else:
+            audio = engine.render(decoded, spec, sample_rate)
+            stamped = render_paths.stamp_clip(
+                session, settings, user_id=user.id, track_id=track.id, album_id=track.album_id, spec_hash=spec_hash,
+                scope=decision.scope, grant_ids=consent.grant_ids, sample_rate=sample_rate, output_format=output_format,
+                audio=audio, encoder=encoded)
         content, render_id = stamped.data, stamped.render.public_id
+    elif fmt == AudioFormat.mp3:
+        audio, content = render_mp3(decoded, spec, sample_rate, bitrate or CLIP_BITRATE_KBPS[AudioFormat.mp3])
     else:
-        content = streamed if streamed is not None else encoded(audio)
+        audio = engine.render(decoded, spec, sample_rate)
+        content = encoded(audio)
 
     rendered = RenderedExcerpt(
         content=content, format=fmt, media_type=MEDIA_TYPES[fmt],

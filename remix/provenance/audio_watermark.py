@@ -27,6 +27,8 @@ How it works (all at an internal analysis rate of 16 kHz, mono):
 from __future__ import annotations
 
 import zlib
+from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -221,6 +223,87 @@ def embed(audio: npt.NDArray[np.floating], sample_rate: int, watermark_id: int,
     out = np.asarray(audio, dtype=np.float32)
     out = out + (mark[:, None] if out.ndim == 2 else mark)
     return out.astype(np.float32)
+
+
+def embed_blocks(blocks: Iterable[npt.NDArray[np.floating]], sample_rate: int, watermark_id: int,
+                 strength: float = DEFAULT_STRENGTH) -> Iterator[Samples]:
+    """:func:`embed` on consecutive ``(frames, channels)`` blocks of one signal, yielding each block marked as
+    soon as the watermark over it is final, so an encoder can take the start while the rest is still coming.
+
+    Every step of :func:`watermark_signal` is local: soxr's streams give the same samples as its one-shot
+    calls, each STFT frame spans 64 ms, and a frame's symbol depends on its index alone. So the marked
+    samples are those :func:`embed` gives for the joined signal. Raises :class:`AudioWatermarkError` at the
+    end if the whole signal turns out too short to carry a watermark (the blocks before are already out).
+    """
+    signs = coded_signs(watermark_id)
+    down = soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32", quality="HQ") if sample_rate != RATE else None
+    up = soxr.ResampleStream(RATE, sample_rate, 1, dtype="float32", quality="HQ") if sample_rate != RATE else None
+    # The analysis signal as watermark_signal pads it: HOP zeros, x, N_FFT zeros. ``padded`` holds its samples
+    # from ``padded_from``; ``residual`` holds the overlap-added frames from the same position.
+    padded = np.zeros(HOP, dtype=np.float32)
+    residual = np.zeros(HOP, dtype=np.float32)
+    padded_from = 0
+    x_frames = 0  # analysis samples of the signal seen so far
+    next_frame = 0
+    mark = np.zeros(0, dtype=np.float32)  # watermark at ``sample_rate``, not yet added to a block
+    pending: deque[npt.NDArray[np.floating]] = deque()
+    residual_done = 0  # residual samples (in x's positions) already sent up
+
+    def analyse(x: Samples, last: bool) -> Samples:
+        """Take more analysis samples; return the residual samples that became final."""
+        nonlocal padded, residual, padded_from, x_frames, next_frame, residual_done
+        x_frames += len(x)
+        padded = np.concatenate([padded, x, np.zeros(N_FFT, np.float32) if last else x[:0]])
+        residual = np.concatenate([residual, np.zeros(len(padded) - len(residual), np.float32)])
+        available = padded_from + len(padded)
+        total_frames = 1 + (HOP + x_frames) // HOP if last else (available - N_FFT) // HOP + 1
+        if total_frames > next_frame:
+            frame_times = np.arange(next_frame, total_frames)
+            index = np.arange(N_FFT)[None, :] + (HOP * frame_times - padded_from)[:, None]
+            spectrum = np.fft.rfft(padded[index] * _WINDOW, axis=1).astype(np.complex64)
+            slot = (np.maximum(frame_times - 1, 0) // HOPS_PER_SYMBOL) % PACKET_SYMBOLS
+            modulation = np.zeros(spectrum.shape, dtype=np.float32)
+            modulation[:, _BIN_LO:_BIN_HI] = strength * np.repeat(signs[slot][:, None] * CHIPS[slot], BINS_PER_CHIP,
+                                                                  axis=1)
+            frames = np.fft.irfft(spectrum * modulation, n=N_FFT, axis=1).astype(np.float32) * _WINDOW
+            for row, t in enumerate(frame_times):
+                start = t * HOP - padded_from
+                residual[start:start + N_FFT] += frames[row]
+            next_frame = total_frames
+        # Samples before the next frame's start get nothing more; in x's positions that is one HOP less.
+        final = min(x_frames, next_frame * HOP - HOP) if not last else x_frames
+        out = residual[residual_done + HOP - padded_from:final + HOP - padded_from].copy()
+        residual_done = max(residual_done, final)
+        keep = next_frame * HOP - padded_from  # the next frame starts here: older samples are done with
+        padded, residual, padded_from = padded[keep:], residual[keep:], padded_from + keep
+        return out
+
+    def marked(last: bool) -> Iterator[Samples]:
+        nonlocal mark
+        while pending and (last or len(mark) >= pending[0].shape[0]):
+            block = pending.popleft()
+            if len(mark) < block.shape[0]:  # only at the very end: the watermark stops short by a frame or two
+                mark = np.pad(mark, (0, block.shape[0] - len(mark)))
+            out = np.asarray(block, dtype=np.float32) + mark[:block.shape[0], None]
+            mark = mark[block.shape[0]:]
+            yield out.astype(np.float32, copy=False)
+
+    def step(mono: Samples, last: bool) -> Iterator[Samples]:
+        nonlocal mark
+        x = down.resample_chunk(mono, last=last) if down is not None else mono
+        final = analyse(np.ascontiguousarray(x, dtype=np.float32), last)
+        more = up.resample_chunk(final, last=last) if up is not None else final
+        mark = np.concatenate([mark, np.asarray(more, dtype=np.float32)])
+        yield from marked(last)
+
+    for block in blocks:
+        if not block.shape[0]:
+            continue
+        pending.append(block)
+        yield from step(np.ascontiguousarray(block.mean(axis=1), dtype=np.float32), last=False)
+    yield from step(np.zeros(0, dtype=np.float32), last=True)
+    if x_frames < N_FFT * 4:
+        raise AudioWatermarkError(f"audio is too short to carry a watermark (needs at least {MIN_SECONDS:.3f} s)")
 
 
 def snr_db(original: npt.NDArray[np.floating], marked: npt.NDArray[np.floating]) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +31,15 @@ from remix.commerce.models import License, Order
 from remix.config import Settings
 from remix.provenance import audio_watermark
 from remix.provenance.media import AudioFormat, ImageFormat
-from remix.provenance.service import AudioEncoder, RenderFacts, StampedOutput, stamp_audio_render, stamp_image
+from remix.provenance.service import (
+    AudioBlockEncoder,
+    AudioEncoder,
+    RenderFacts,
+    StampedOutput,
+    stamp_audio_render,
+    stamp_audio_stream,
+    stamp_image,
+)
 from remix.visuals.models import VisualModel
 
 # Frames smaller than this are upscaled (nearest neighbour, an exact integer factor) before stamping:
@@ -61,16 +69,34 @@ def stamp_clip(session: Session, settings: Settings, *, user_id: int, track_id: 
     checked against the entitlement before rendering) carries the licence sold for that spec. A clip shorter
     than the watermark's minimum (0.256 s) is refused, naming ``window.length_seconds``.
     """
-    seconds = len(audio) / sample_rate
+    facts = _clip_facts(session, user_id=user_id, track_id=track_id, album_id=album_id, spec_hash=spec_hash,
+                        scope=scope, grant_ids=grant_ids, seconds=len(audio) / sample_rate)
+    return stamp_audio_render(session, settings, audio=audio, sample_rate=sample_rate, facts=facts,
+                              output_format=output_format, encoder=encoder)
+
+
+def stamp_clip_stream(session: Session, settings: Settings, *, user_id: int, track_id: int, album_id: int | None,
+                      spec_hash: str, scope: Scope, grant_ids: Sequence[int],
+                      blocks: Iterable[npt.NDArray[np.floating]], seconds: float, sample_rate: int,
+                      output_format: AudioFormat,
+                      encoder: AudioBlockEncoder) -> StampedOutput:
+    """:func:`stamp_clip` for a clip that arrives block by block, ``seconds`` long: watermarked and encoded as it
+    comes (the same watermark samples as stamping the finished clip)."""
+    facts = _clip_facts(session, user_id=user_id, track_id=track_id, album_id=album_id, spec_hash=spec_hash,
+                        scope=scope, grant_ids=grant_ids, seconds=seconds)
+    return stamp_audio_stream(session, settings, blocks=blocks, sample_rate=sample_rate, facts=facts,
+                              output_format=output_format, encoder=encoder)
+
+
+def _clip_facts(session: Session, *, user_id: int, track_id: int, album_id: int | None, spec_hash: str, scope: Scope,
+                grant_ids: Sequence[int], seconds: float) -> RenderFacts:
     if seconds < audio_watermark.MIN_SECONDS:
         raise RemixSpecRejected(f"window.length_seconds: the clip would last {seconds:.3f} s; a downloaded clip must "
                                 f"last at least {audio_watermark.MIN_SECONDS:.3f} s to carry its provenance watermark")
     licence = licence_for(session, user_id, track_id, spec_hash) if scope == Scope.sell_extended else None
-    facts = RenderFacts(purpose="paid_render" if scope == Scope.sell_extended else "clip", user_id=user_id,
-                        track_id=track_id, album_id=album_id, spec_hash=spec_hash, grant_ids=tuple(grant_ids),
-                        licence_id=licence.id if licence else None)
-    return stamp_audio_render(session, settings, audio=audio, sample_rate=sample_rate, facts=facts,
-                              output_format=output_format, encoder=encoder)
+    return RenderFacts(purpose="paid_render" if scope == Scope.sell_extended else "clip", user_id=user_id,
+                       track_id=track_id, album_id=album_id, spec_hash=spec_hash, grant_ids=tuple(grant_ids),
+                       licence_id=licence.id if licence else None)
 
 
 def stamp_paid_render(session: Session, settings: Settings, *, order: Order, album_id: int | None,

@@ -27,7 +27,7 @@ import json
 import secrets
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -156,6 +156,8 @@ def _record(session: Session, *, public_id: str, watermark_id: int, kind: Render
 
 
 AudioEncoder = Callable[[npt.NDArray[np.float32]], bytes]
+# Encodes audio that arrives as consecutive (frames, channels) blocks (an MP3 stream, for one).
+AudioBlockEncoder = Callable[[Iterator[npt.NDArray[np.float32]]], bytes]
 
 
 def stamp_audio_render(session: Session, settings: Settings, *, audio: npt.NDArray[np.floating], sample_rate: int,
@@ -169,13 +171,35 @@ def stamp_audio_render(session: Session, settings: Settings, *, audio: npt.NDArr
     WAV and MP3 carry an embedded C2PA manifest; Opus gets a signed sidecar (``StampedOutput.sidecar``)
     to serve beside it. Raises :class:`BadRequest` for audio too short to carry a watermark.
     """
+    def marked_bytes(watermark_id: int) -> bytes:
+        marked = audio_watermark.embed(np.asarray(audio, dtype=np.float32), sample_rate, watermark_id)
+        return encoder(marked) if encoder is not None else encode_audio(marked, sample_rate, output_format, bitrate)
+
+    return _stamp_audio(session, settings, facts=facts, output_format=output_format, provenance=provenance,
+                        marked_bytes=marked_bytes)
+
+
+def stamp_audio_stream(session: Session, settings: Settings, *, blocks: Iterable[npt.NDArray[np.floating]],
+                       sample_rate: int, facts: RenderFacts, output_format: AudioFormat, encoder: AudioBlockEncoder,
+                       provenance: ProvenanceSettings | None = None) -> StampedOutput:
+    """:func:`stamp_audio_render` for audio that arrives block by block (the audio engine's stream).
+
+    Each block is watermarked as soon as the mark over it is final (:func:`audio_watermark.embed_blocks`, the
+    same samples as marking the whole) and handed to ``encoder``, so the encode runs beside the render.
+    """
+    return _stamp_audio(session, settings, facts=facts, output_format=output_format, provenance=provenance,
+                        marked_bytes=lambda watermark_id: encoder(
+                            audio_watermark.embed_blocks(blocks, sample_rate, watermark_id)))
+
+
+def _stamp_audio(session: Session, settings: Settings, *, facts: RenderFacts, output_format: AudioFormat,
+                 provenance: ProvenanceSettings | None, marked_bytes: Callable[[int], bytes]) -> StampedOutput:
     provenance = provenance or ProvenanceSettings()
     public_id, watermark_id, issued_at = str(uuid.uuid4()), _new_watermark_id(session), utcnow()
     try:
-        marked = audio_watermark.embed(np.asarray(audio, dtype=np.float32), sample_rate, watermark_id)
+        data = marked_bytes(watermark_id)
     except audio_watermark.AudioWatermarkError as exc:
         raise BadRequest(str(exc)) from exc
-    data = encoder(marked) if encoder is not None else encode_audio(marked, sample_rate, output_format, bitrate)
     assertion = _assertion(public_id, watermark_id, RenderKind.audio, facts, issued_at)
     credentials = signing_credentials(settings, provenance)
     sidecar = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import numpy as np
 import pytest
@@ -31,6 +32,18 @@ def test_audio_watermark_is_quiet_and_survives_mp3_128k(demo_media: DemoAlbumMed
     assert audio_watermark.detect(marked, RATE).watermark_id == 0xC0FFEE01
     mp3 = encode_audio(marked, RATE, "mp3", "128k")
     assert audio_watermark.detect(decode(mp3), ANALYSIS_RATE).watermark_id == 0xC0FFEE01
+
+
+def test_audio_watermark_marked_block_by_block_is_the_same_audio(demo_media: DemoAlbumMedia) -> None:
+    # A streamed clip download marks the engine's blocks as they come; the file must carry the same mark.
+    excerpt = mix([s.path for s in demo_media.tracks[0].stems], start=3.0, seconds=9.0)
+    edges = [0, 700, 66_000, 66_001, 200_000, excerpt.shape[0]]
+    blocks = [excerpt[a:b] for a, b in itertools.pairwise(edges)]
+    streamed = list(audio_watermark.embed_blocks(iter(blocks), RATE, 0xC0FFEE02))
+    assert [b.shape for b in streamed] == [b.shape for b in blocks]
+    assert np.concatenate(streamed).tobytes() == audio_watermark.embed(excerpt, RATE, 0xC0FFEE02).tobytes()
+    with pytest.raises(audio_watermark.AudioWatermarkError, match="too short"):
+        list(audio_watermark.embed_blocks(iter([excerpt[:5000]]), RATE, 0xC0FFEE02))
 
 
 def test_unmarked_music_yields_no_watermark_id(demo_media: DemoAlbumMedia) -> None:
