@@ -23,6 +23,7 @@ from remix.commerce.entitlements import has_entitlement
 from remix.config import Settings, get_settings
 from remix.db import make_engine, make_sessionmaker, migrate
 from remix.errors import install_error_handlers
+from remix.gc_policy import settle_heap
 from remix.live.endpoints import router as live_router
 from remix.ops.endpoints import install_ops
 from remix.provenance.endpoints import router as provenance_router
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settle_heap()
         yield
         app.state.engine.dispose()
 
