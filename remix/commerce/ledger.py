@@ -37,6 +37,52 @@ class PostingRefused(Conflict):
 
 
 @dataclass
+class LookupCache:
+    """Ledger facts that never change once committed — account ids by code (accounts are never deleted)
+    and the lines of a split sheet — kept by a long-lived caller (the webhook batcher) across transactions.
+
+    Put it in ``session.info[LOOKUP_CACHE]``; lookups made in the transaction are collected in
+    ``fresh`` and :meth:`commit_fresh` adds them only once that transaction has committed, so a rolled-back
+    account never enters the cache.
+    """
+
+    accounts: dict[str, int] = field(default_factory=dict)
+    split_lines: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    fresh: LookupCache | None = None
+
+    def start(self) -> None:
+        self.fresh = LookupCache()
+
+    def commit_fresh(self) -> None:
+        if self.fresh is not None:
+            self.accounts.update(self.fresh.accounts)
+            self.split_lines.update(self.fresh.split_lines)
+        self.fresh = None
+
+
+LOOKUP_CACHE = "remix.commerce.ledger.lookup_cache"
+
+
+def _cache(session: Session) -> LookupCache:
+    cache: LookupCache | None = session.info.get(LOOKUP_CACHE)
+    if cache is None or cache.fresh is None:  # nobody keeps lookups across transactions: a throwaway one
+        cache = LookupCache()
+        cache.start()
+    return cache
+
+
+def split_lines_of(session: Session, split_sheet_ids: set[int]) -> dict[int, list[tuple[int, int]]]:
+    cache = _cache(session)
+    assert cache.fresh is not None
+    lines = {sheet: cache.split_lines[sheet] for sheet in split_sheet_ids if sheet in cache.split_lines}
+    if len(lines) < len(split_sheet_ids):
+        read = repository.split_lines_of_sheets(session, split_sheet_ids - set(lines))
+        cache.fresh.split_lines.update(read)
+        lines.update(read)
+    return lines
+
+
+@dataclass
 class OrderFacts:
     """What is known about one order's money: gross, refunds, disputes (open, won, lost)."""
 
@@ -129,14 +175,20 @@ def _account_ids(session: Session, needs: dict[str, set[int]]) -> dict[str, int]
             payable, hold = _codes(currency, payee_id)
             wanted[payable] = (AccountKind.payable, payee_id, currency)
             wanted[hold] = (AccountKind.dispute_hold, payee_id, currency)
-    found = repository.account_ids_by_code(session, wanted)
-    missing = [code for code in wanted if code not in found]
+    cache = _cache(session)
+    assert cache.fresh is not None
+    found = {code: cache.accounts[code] for code in wanted if code in cache.accounts}
+    if len(found) == len(wanted):
+        return found
+    read = repository.account_ids_by_code(session, [code for code in wanted if code not in found])
+    missing = [code for code in wanted if code not in found and code not in read]
     if missing:  # only the first posting of a currency or payee creates accounts
         for code in sorted(missing):
             kind, owner, currency = wanted[code]
             repository.insert_account(session, code, kind, owner, currency)
-        found = repository.account_ids_by_code(session, wanted)
-    return found
+        read = repository.account_ids_by_code(session, [code for code in wanted if code not in found])
+    cache.fresh.accounts.update(read)
+    return {**found, **read}
 
 
 def _entries(ids: dict[str, int], lines: list[tuple[int, int]], facts: OrderFacts, currency: str,
@@ -173,7 +225,7 @@ def post_sales(session: Session, sales: list[Sale]) -> None:
     transaction and every entry inserted by one statement each."""
     if not sales:
         return
-    lines_of = repository.split_lines_of_sheets(session, {sale.order.split_sheet_id for sale in sales})
+    lines_of = split_lines_of(session, {sale.order.split_sheet_id for sale in sales})
     needs: dict[str, set[int]] = defaultdict(set)
     for sale in sales:
         needs[sale.order.currency].update(payee for payee, _ in lines_of[sale.order.split_sheet_id])
