@@ -100,6 +100,7 @@ class LiveSession:
         self._anchor_pos = min(saved.position_seconds, max(0.0, context.duration_seconds - 0.05))
         self._anchor_time = self._loop.time()
         self._render_pos = self._anchor_pos
+        self.wake_at = 0.0  # the mixer's dispatcher skips this session until then (see ChunkClient.wake_at)
         self.audio_sequence = 0
         self.image_sequence = 0
         self.level = 0.0  # loudness of the last chunk, 0…1: drives the visuals' strength
@@ -192,6 +193,7 @@ class LiveSession:
 
     def _reanchor(self) -> None:
         self._anchor_pos, self._anchor_time = self.position(), self._loop.time()
+        self.wake_at = 0.0
 
     # ------------------------------------------------------------------------------------------ messages
 
@@ -254,6 +256,7 @@ class LiveSession:
                                 f"of the track ({self.ctx.duration_seconds:.3f} s)", message.id)
         self._anchor_pos, self._anchor_time = message.position_seconds, self._loop.time()
         self._render_pos = message.position_seconds
+        self.wake_at = 0.0
         self.hub.mixer.wake()
         self.save()
         return ack(message.id, position_seconds=round(message.position_seconds, 3),
@@ -401,7 +404,9 @@ class LiveSession:
         if self._render_pos < playhead:  # fell behind (mixers overloaded, or a chunk shed): skip what was missed
             self.audio_skipped_seconds += playhead - self._render_pos
             self._render_pos = playhead
-        if (self._render_pos - playhead) / self.tempo > LEAD_SECONDS:
+        ahead = (self._render_pos - playhead) / self.tempo
+        if ahead > LEAD_SECONDS:
+            self.wake_at = now + ahead - LEAD_SECONDS
             return None
         window = chunk_window(self._render_pos, self.tempo, self.ctx.duration_seconds)
         if window is None:  # end of the track: loop to the start without a gap
@@ -440,6 +445,7 @@ class LiveSession:
 
     def chunk_ready(self, sequence: int, result: AudioChunk | RemixError) -> None:
         self._chunk_in_flight = False
+        self.wake_at = 0.0
         if isinstance(result, RemixError):
             self._revoke(result)
             return
@@ -452,6 +458,7 @@ class LiveSession:
 
     def chunk_shed(self, sequence: int) -> None:
         self._chunk_in_flight = False
+        self.wake_at = 0.0
         self.audio_shed += 1
         if self._starting:  # the playhead waits for the opening chunk: ask for it again
             self._render_pos = self._anchor_pos

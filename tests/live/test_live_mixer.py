@@ -41,6 +41,7 @@ class Fan:
 
     def __init__(self, job: ChunkJob, deadline: float) -> None:
         self.job, self.deadline = job, deadline
+        self.wake_at = 0.0
         self.asked = False
         self.ready: list[tuple[int, AudioChunk | RemixError]] = []
         self.shed: list[int] = []
