@@ -20,10 +20,12 @@ from __future__ import annotations
 import functools
 import io
 import os
+import threading
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -121,7 +123,6 @@ def render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRe
 
 def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameRequest]) -> list[FrameResult]:
     import torch
-    from diffusers.schedulers.scheduling_ddim import DDIMScheduler
     from torch.profiler import record_function  # labels for `benchmarks/visual_fps.py --profile`
 
     from remix.visuals.gpu import live_runtime
@@ -133,8 +134,7 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
     runtime = live_runtime(pipeline)
     device = runtime.device
     codec = runtime.codec
-    scheduler = DDIMScheduler.from_config(pipeline.scheduler.config)
-    scheduler.set_timesteps(steps)
+    scheduler = _live_scheduler(pipeline.scheduler, steps)
     timesteps = scheduler.timesteps
     shape = (codec.latent_channels, codec.latent_size, codec.latent_size)
     # Per-frame CPU generators: the same seed gives the same noise alone or in any batch, on any device.
@@ -189,6 +189,25 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
     feedback = finals if runtime.latent_feedback else [None] * len(requests)
     return [FrameResult(jpeg=jpeg, pixels=p.clone(), latents=None if z is None else z.clone())
             for jpeg, p, z in zip(jpegs, pixels, feedback, strict=True)]
+
+
+_SCHEDULERS: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
+_SCHEDULERS_LOCK = threading.Lock()
+
+
+def _live_scheduler(template: Any, steps: int) -> Any:
+    """A DDIM scheduler with ``template``'s configuration set to ``steps`` timesteps, made once per model and step
+    count: building one costs more host time than a GPU frame. Shared across threads, which is safe because
+    ``step`` and ``add_noise`` keep no per-call state."""
+    from diffusers.schedulers.scheduling_ddim import DDIMScheduler
+
+    with _SCHEDULERS_LOCK:
+        by_steps = _SCHEDULERS.setdefault(template, {})
+        scheduler = by_steps.get(steps)
+        if scheduler is None:
+            scheduler = by_steps[steps] = DDIMScheduler.from_config(template.config)
+            scheduler.set_timesteps(steps)
+        return scheduler
 
 
 def _device_jpegs(pixels: torch.Tensor, sizes: Sequence[int]) -> list[bytes] | None:

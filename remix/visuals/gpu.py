@@ -197,6 +197,11 @@ class LiveRuntime:
             options["mode"] = mode.compile
         if mode.compile != "off":
             torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
+            # The UNet's 1×1 convolutions (projections in and out of every transformer block) as matrix products:
+            # Inductor then fuses their bias and residual adds (PyTorch's recipe for compiling diffusion models).
+            from torch._inductor import config as inductor_config
+
+            inductor_config.conv_1x1_as_mm = True
             if getattr(module, "_compiled_call_impl", None) is None:  # once per module: a recompile costs minutes
                 module.compile(**options)
         if mode.tiny_vae_dir is not None:
