@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import threading
 from collections.abc import Callable, Hashable, Sequence
@@ -17,6 +16,7 @@ from remix.config import Settings
 from remix.live.mixer import AudioRenderer
 from remix.live.scheduler import RenderScheduler
 from remix.live.service import TTLCache
+from remix.live.signal import Signal
 from remix.live.store import InMemorySessionStore, SessionStore
 from remix.live.visual import FrameRequest, FrameResult
 
@@ -72,7 +72,7 @@ class LiveHub:
         # Production mode sets a source of consent news (Redis pub/sub), listened to while sessions are open;
         # news wakes every session's consent watch at once instead of at its next recheck.
         self.consent_news_source: ConsentNewsSource | None = None
-        self._consent_news = asyncio.Event()
+        self._consent_news = Signal()
 
     def _render_batch(self, model_key: Hashable, requests: Sequence[FrameRequest]) -> Sequence[FrameResult]:
         from remix.live.visual import render_frames
@@ -123,13 +123,12 @@ class LiveHub:
         self.consent = TTLCache(config.consent_recheck_seconds)
         self.models = TTLCache(config.consent_recheck_seconds)
         self._checks.clear()  # a check already running may have read the database before the change
-        news, self._consent_news = self._consent_news, asyncio.Event()
+        news, self._consent_news = self._consent_news, Signal()
         news.set()
 
     async def consent_news(self, timeout: float) -> None:
         """Wait ``timeout`` seconds, or less if consent news arrives meanwhile."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._consent_news.wait(), timeout)
+        await self._consent_news.wait(timeout)
 
     @property
     def session_count(self) -> int:

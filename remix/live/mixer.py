@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from remix.errors import InvalidMedia, RemixError
 from remix.live.audio import AudioChunk, render_chunk, spec_for_window
+from remix.live.signal import Signal
 
 logger = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ class AudioRenderer:
         self._in_flight = 0
         self._max_in_flight = max(1, workers) * 2  # one rendering and one waiting per mixer: no idle gaps
         self._budget = float(self._max_in_flight)  # batches allowed in flight now (lowered when the loop is late)
-        self._wake = asyncio.Event()
+        self._wake = Signal()
         self._task: asyncio.Task[None] | None = None
         self._logged = 0.0
         self._decoded: set[tuple[tuple[StemFile, ...], int]] = set()
@@ -247,8 +248,7 @@ class AudioRenderer:
             self._pool = await asyncio.to_thread(mixer_pool, self.workers)
         expected = loop.time() + self.tick
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, expected - loop.time()))
+            await self._wake.wait(max(0.0, expected - loop.time()))
             self._wake.clear()
             now = loop.time()
             lag = max(0.0, now - expected) if now >= expected else 0.0
@@ -319,8 +319,11 @@ class AudioRenderer:
         loop = asyncio.get_running_loop()
         future: Future[list[AudioChunk | RemixError]] = self._pool.submit(render_jobs, [p.job for p in batch])
 
-        def done(_: Future[list[AudioChunk | RemixError]]) -> None:
-            loop.call_soon_threadsafe(self._deliver, batch, future)
+        # The callback takes the future as its argument and must not close over it: the future keeps its
+        # callbacks, so a closure over it is a reference cycle, and every batch's chunks (26 KB of audio
+        # each) then waited for the garbage collector, whose passes over them paused the event loop.
+        def done(finished: Future[list[AudioChunk | RemixError]]) -> None:
+            loop.call_soon_threadsafe(self._deliver, batch, finished)
 
         future.add_done_callback(done)
 
