@@ -251,7 +251,7 @@ def download(public_id: str, session: SessionDep, settings: SettingsDep,
 
 @router.post("/commerce/stripe/webhook", response_model=WebhookOut, tags=["webhooks"],
              responses=error_responses(BadRequest))
-def stripe_webhook(
+async def stripe_webhook(
     request: Request,
     cs: CommerceSettingsDep,
     payload: Annotated[bytes, Depends(raw_body)],
@@ -261,8 +261,10 @@ def stripe_webhook(
     stored; a duplicate event id → 200 ``duplicate``; an unused type → 200 ``ignored``; a refund or dispute
     that arrives before its payment → 200 ``deferred`` (applied when the payment arrives). A 200 is sent
     only once the event is committed; concurrent deliveries share one transaction (group commit)."""
+    # On the event loop: the signature check is a few microseconds, and the database work runs on a
+    # worker thread once per batch (see remix.commerce.group_commit).
     event = webhooks.verify(payload, stripe_signature, cs.stripe_webhook_secret, cs.webhook_tolerance_seconds)
-    outcome = group_commit.batcher_for(request.app.state).deliver(event, cs)
+    outcome = await group_commit.batcher_for(request.app.state).deliver(event, cs)
     return WebhookOut(event_id=outcome.event_id, status=outcome.status, note=outcome.note)
 
 

@@ -5,15 +5,12 @@ across a WAL flush — serialises every posting of the database. Posting deliver
 capped the webhook path at ~56–90 postings/s on two cores; sharing the commit (and doing the batch's work
 set-based, see :func:`remix.commerce.webhooks.receive_batch`) removes that ceiling.
 
-How: a delivery joins the queue. If no thread is flushing, it becomes the *leader*: it takes everything
-queued (at most ``max_batch``), posts it in ONE transaction, commits, and hands every delivery of the batch
-its outcome; deliveries that arrived meanwhile form the next batch. A lone delivery is simply a batch of
-one, so there is a single posting code path. No timer, no waiting for company: under light load every
-batch has one delivery and latency is unchanged.
-
-Gathering: a leader whose last batches had company waits up to ``gather_seconds`` (2 ms) for the queue to
-reach the largest of the last few batches before it flushes, so concurrent deliveries still arriving are
-not split into many small batches (PostgreSQL's ``commit_delay`` idea). A lone delivery never waits.
+How: the webhook endpoint is ``async``; a delivery puts its verified event on its event loop's queue and
+awaits the answer. One drain task per loop takes everything queued (at most ``max_batch``), posts it in
+ONE transaction on a worker thread, commits, and answers every delivery of the batch; deliveries that
+arrived meanwhile form the next batch. A lone delivery is simply a batch of one, so there is a single
+posting code path, and nothing waits for company: under light load latency is unchanged. (Waiting on the
+loop rather than in a thread per request also spares each delivery a thread hand-off.)
 
 What a 200 means is unchanged: a delivery is answered only after its batch has committed, so Stripe's
 retry semantics hold (a crash before commit loses the whole batch, and Stripe redelivers each event).
@@ -24,14 +21,14 @@ its deliveries are retried one by one, each in its own transaction, so only the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
-from collections import deque
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
+import anyio
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,75 +44,70 @@ logger = logging.getLogger(__name__)
 @dataclass(eq=False)
 class _Delivery:
     event: dict[str, Any]
-    woken: threading.Event = field(default_factory=threading.Event)
-    done: bool = False
-    lead: bool = False  # handed the leader's role by the previous leader
+    future: asyncio.Future[webhooks.WebhookOutcome]
     outcome: webhooks.WebhookOutcome | None = None
     error: BaseException | None = None
 
     def finish(self, outcome: webhooks.WebhookOutcome | None, error: BaseException | None) -> None:
-        self.outcome, self.error, self.done = outcome, error, True
-        self.woken.set()
+        self.outcome, self.error = outcome, error  # set on the worker thread; answered on the loop
+
+    def answer(self) -> None:
+        if self.future.done():  # the client went away
+            return
+        if self.error is not None:
+            self.future.set_exception(self.error)
+        elif self.outcome is not None:
+            self.future.set_result(self.outcome)
+        else:
+            self.future.set_exception(RuntimeError("webhook batch stopped before this event was posted"))
+
+
+@dataclass(eq=False)
+class _LoopQueue:
+    deliveries: list[_Delivery] = field(default_factory=list)
+    drain: asyncio.Task[None] | None = None
 
 
 class WebhookBatcher:
     """One per application process (and database): see the module docstring."""
 
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings, *, max_batch: int = 256,
-                 gather_seconds: float = 0.002) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, *, max_batch: int = 256) -> None:
         self.sessions = sessions
         self.settings = settings
         self.max_batch = max_batch
-        self.gather_seconds = gather_seconds
-        self._lock = threading.Lock()
-        self._arrived = threading.Condition(self._lock)
-        self._queue: list[_Delivery] = []
-        self._leading = False
-        self._recent_sizes: deque[int] = deque([1], maxlen=8)
+        self._queues: dict[asyncio.AbstractEventLoop, _LoopQueue] = {}
         self._lookups = ledger.LookupCache()  # account ids and split lines: one query fewer each per batch
 
-    def deliver(self, event: dict[str, Any], commerce: CommerceSettings) -> webhooks.WebhookOutcome:
+    def queued(self) -> int:
+        """Deliveries waiting for a batch (not yet being posted)."""
+        return sum(len(queue.deliveries) for queue in list(self._queues.values()))
+
+    async def deliver(self, event: dict[str, Any], commerce: CommerceSettings) -> webhooks.WebhookOutcome:
         """Store and apply one verified event; returns once its transaction has committed (or raises)."""
-        mine = _Delivery(event)
-        with self._lock:
-            self._queue.append(mine)
-            self._arrived.notify()
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            mine.woken.wait()
-            lead = not mine.done  # woken without an outcome: the previous leader handed over
-        if lead:
-            self._lead(mine, commerce)
-        if mine.error is not None:
-            raise mine.error
-        assert mine.outcome is not None
-        return mine.outcome
+        loop = asyncio.get_running_loop()
+        queue = self._queues.setdefault(loop, _LoopQueue())
+        mine = _Delivery(event, loop.create_future())
+        queue.deliveries.append(mine)
+        if queue.drain is None:
+            queue.drain = loop.create_task(self._drain(loop, queue, commerce))
+        return await mine.future
 
-    def _lead(self, mine: _Delivery, commerce: CommerceSettings) -> None:
+    async def _drain(self, loop: asyncio.AbstractEventLoop, queue: _LoopQueue, commerce: CommerceSettings) -> None:
+        batch: list[_Delivery] = []
         try:
-            while not mine.done:
-                with self._lock:
-                    expected = min(max(self._recent_sizes), self.max_batch)
-                    if expected > 1 and len(self._queue) < expected:
-                        self._arrived.wait_for(partial(self._queued_at_least, expected),
-                                               timeout=self.gather_seconds)
-                    batch = self._queue[: self.max_batch]
-                    del self._queue[: len(batch)]
-                    self._recent_sizes.append(len(batch))
-                self._flush(batch, commerce)
+            while queue.deliveries:
+                batch = queue.deliveries[: self.max_batch]
+                del queue.deliveries[: len(batch)]
+                await anyio.to_thread.run_sync(self._flush, batch, commerce)
+                for delivery in batch:
+                    delivery.answer()
+                batch = []
         finally:
-            # Hand over rather than keep flushing others' batches: this request's answer is ready.
-            with self._lock:
-                if self._queue:
-                    successor = self._queue[0]
-                    successor.lead = True
-                    successor.woken.set()
-                else:
-                    self._leading = False
-
-    def _queued_at_least(self, count: int) -> bool:
-        return len(self._queue) >= count
+            for delivery in batch:  # cancelled mid-batch (shutdown): nobody is left waiting forever
+                delivery.answer()
+            queue.drain = None
+            if not queue.deliveries:
+                self._queues.pop(loop, None)
 
     def _flush(self, batch: list[_Delivery], commerce: CommerceSettings) -> None:
         try:
@@ -137,8 +129,8 @@ class WebhookBatcher:
 
     def _transaction(self, events: list[dict[str, Any]], commerce: CommerceSettings) -> list[webhooks.WebhookOutcome]:
         session = self.sessions()
-        self._lookups.start()
-        session.info[ledger.LOOKUP_CACHE] = self._lookups
+        fresh = ledger.LookupCache()
+        session.info[ledger.LOOKUP_CACHE] = (self._lookups, fresh)
         try:
             outcomes = webhooks.receive_batch(session, self.settings, events,
                                               render_on_payment=commerce.render_on_payment)
@@ -146,7 +138,7 @@ class WebhookBatcher:
                 session.flush()
                 os._exit(86)  # crash-safety test: die with the postings written but not committed
             session.commit()
-            self._lookups.commit_fresh()
+            self._lookups.merge(fresh)
             return outcomes
         except BaseException:
             session.rollback()

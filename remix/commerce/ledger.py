@@ -41,43 +41,33 @@ class LookupCache:
     """Ledger facts that never change once committed — account ids by code (accounts are never deleted)
     and the lines of a split sheet — kept by a long-lived caller (the webhook batcher) across transactions.
 
-    Put it in ``session.info[LOOKUP_CACHE]``; lookups made in the transaction are collected in
-    ``fresh`` and :meth:`commit_fresh` adds them only once that transaction has committed, so a rolled-back
-    account never enters the cache.
+    ``session.info[LOOKUP_CACHE] = (known, fresh)``: lookups read ``known`` and collect what they had to
+    query in ``fresh``; the caller merges ``fresh`` into ``known`` only once the transaction has committed,
+    so an account created by a transaction that rolled back never enters the cache.
     """
 
     accounts: dict[str, int] = field(default_factory=dict)
     split_lines: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
-    fresh: LookupCache | None = None
 
-    def start(self) -> None:
-        self.fresh = LookupCache()
-
-    def commit_fresh(self) -> None:
-        if self.fresh is not None:
-            self.accounts.update(self.fresh.accounts)
-            self.split_lines.update(self.fresh.split_lines)
-        self.fresh = None
+    def merge(self, other: LookupCache) -> None:
+        self.accounts.update(other.accounts)
+        self.split_lines.update(other.split_lines)
 
 
 LOOKUP_CACHE = "remix.commerce.ledger.lookup_cache"
 
 
-def _cache(session: Session) -> LookupCache:
-    cache: LookupCache | None = session.info.get(LOOKUP_CACHE)
-    if cache is None or cache.fresh is None:  # nobody keeps lookups across transactions: a throwaway one
-        cache = LookupCache()
-        cache.start()
-    return cache
+def _caches(session: Session) -> tuple[LookupCache, LookupCache]:
+    found: tuple[LookupCache, LookupCache] | None = session.info.get(LOOKUP_CACHE)
+    return found if found is not None else (LookupCache(), LookupCache())  # nobody keeps them: throwaway
 
 
 def split_lines_of(session: Session, split_sheet_ids: set[int]) -> dict[int, list[tuple[int, int]]]:
-    cache = _cache(session)
-    assert cache.fresh is not None
-    lines = {sheet: cache.split_lines[sheet] for sheet in split_sheet_ids if sheet in cache.split_lines}
+    known, fresh = _caches(session)
+    lines = {sheet: known.split_lines[sheet] for sheet in split_sheet_ids if sheet in known.split_lines}
     if len(lines) < len(split_sheet_ids):
         read = repository.split_lines_of_sheets(session, split_sheet_ids - set(lines))
-        cache.fresh.split_lines.update(read)
+        fresh.split_lines.update(read)
         lines.update(read)
     return lines
 
@@ -175,9 +165,8 @@ def _account_ids(session: Session, needs: dict[str, set[int]]) -> dict[str, int]
             payable, hold = _codes(currency, payee_id)
             wanted[payable] = (AccountKind.payable, payee_id, currency)
             wanted[hold] = (AccountKind.dispute_hold, payee_id, currency)
-    cache = _cache(session)
-    assert cache.fresh is not None
-    found = {code: cache.accounts[code] for code in wanted if code in cache.accounts}
+    known, fresh = _caches(session)
+    found = {code: known.accounts[code] for code in wanted if code in known.accounts}
     if len(found) == len(wanted):
         return found
     read = repository.account_ids_by_code(session, [code for code in wanted if code not in found])
@@ -187,7 +176,7 @@ def _account_ids(session: Session, needs: dict[str, set[int]]) -> dict[str, int]
             kind, owner, currency = wanted[code]
             repository.insert_account(session, code, kind, owner, currency)
         read = repository.account_ids_by_code(session, [code for code in wanted if code not in found])
-    cache.fresh.accounts.update(read)
+    fresh.accounts.update(read)
     return {**found, **read}
 
 

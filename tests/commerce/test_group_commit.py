@@ -29,9 +29,8 @@ def deliver_together(shop: Shop, monkeypatch: pytest.MonkeyPatch,
     def receive_batch(session: Any, settings: Any, batch: list[dict[str, Any]], **kw: Any) -> Any:
         if not sizes:  # the first leader: let the others pile up behind it
             for _ in range(1000):
-                with batcher._lock:
-                    if len(batcher._queue) >= len(events) - 1:
-                        break
+                if batcher.queued() >= len(events) - 1:
+                    break
                 threading.Event().wait(0.01)
         sizes.append(len(batch))
         return real(session, settings, batch, **kw)
