@@ -21,7 +21,7 @@ from remix.commerce.endpoints import finance_router as commerce_finance_router
 from remix.commerce.endpoints import router as commerce_router
 from remix.commerce.entitlements import has_entitlement
 from remix.config import Settings, get_settings
-from remix.db import make_engine, make_sessionmaker, migrate
+from remix.db import close_engine, make_engine, make_sessionmaker, migrate
 from remix.errors import install_error_handlers
 from remix.gc_policy import settle_heap
 from remix.live.endpoints import router as live_router
@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settle_heap()
         yield
-        app.state.engine.dispose()
+        close_engine(app.state.engine)
 
     if settings.migrate_on_start:
         migrate(settings.database_url)

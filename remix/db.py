@@ -76,6 +76,23 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def close_engine(engine: Engine) -> None:
+    """Shut ``engine`` down: close its pooled connections now, and each connection still in use (a background
+    thread's — a live session's consent check, a save on disconnect) as soon as it is returned.
+
+    ``Engine.dispose()`` alone lets such a connection go back into the discarded pool, where the garbage
+    collector later finds it unclosed (psycopg: "connection … was deleted while still open"). Nothing is
+    pooled after this call; the replacement pool that ``dispose()`` installs inherits the listener.
+    """
+    event.listen(engine.pool, "checkin", _close_on_return)
+    engine.dispose()
+
+
+def _close_on_return(dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.invalidate()  # closes the DBAPI connection; the pool keeps only the empty record
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

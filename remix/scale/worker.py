@@ -27,7 +27,7 @@ import redis
 from sqlalchemy import select
 
 from remix.config import Settings
-from remix.db import make_engine, make_sessionmaker
+from remix.db import close_engine, make_engine, make_sessionmaker
 from remix.live.visual import FrameRequest, render_frames
 from remix.scale.frames import (
     CLAIM_IDLE_MS,
@@ -111,7 +111,7 @@ class FrameWorker:
                 logger.warning("Redis unavailable; retrying", exc_info=True)
                 time.sleep(0.5)
         order_thread.join()  # a render under way finishes (and is acknowledged) before the worker exits
-        self.engine.dispose()
+        close_engine(self.engine)
 
     def _stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
