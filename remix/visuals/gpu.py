@@ -27,6 +27,7 @@ rows are copies that are discarded.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import weakref
@@ -230,6 +231,17 @@ class LiveRuntime:
                              f"latents; the base's VAE makes {full.latent_channels}×{full.latent_size}²")
         return tiny
 
+    def _attention(self) -> contextlib.AbstractContextManager[None]:
+        """On CUDA, cuDNN's attention first: on an H100 it ran the SD-turbo-sized UNet 5 % faster than flash
+        attention (eager, batch 32; 9 % at batch 1). A compiled UNet keeps the choice made when it was traced."""
+        if self.device.type != "cuda":
+            return contextlib.nullcontext()
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        order = [SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
+                 SDPBackend.MATH]
+        return sdpa_kernel(order, set_priority=True)
+
     def _padded(self, x: torch.Tensor, run: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """``run`` over ``x`` in chunks padded to the buckets (a compiled codec sees only bucket shapes)."""
         if not (self._compiled_codec and self.buckets):
@@ -269,7 +281,8 @@ class LiveRuntime:
             # A device tensor with the batch's shape: a Python or CPU scalar would be baked into a compiled graph.
             t = timestep.to(self.device).expand(size)
             # The built-in calling convention (LoRA views accept it too): the embedding as one token + class labels.
-            out: torch.Tensor = unet(x, t, encoder_hidden_states=c.unsqueeze(1), class_labels=c).sample
+            with self._attention():
+                out: torch.Tensor = unet(x, t, encoder_hidden_states=c.unsqueeze(1), class_labels=c).sample
             outputs.append(out[:count].float())
         return torch.cat(outputs)
 
