@@ -166,7 +166,7 @@ class LeanFan(asyncio.Protocol):
     latency is measured where the bytes are: ``perf_counter`` right before a message is written to the
     socket and right when its answer is parsed out of the received bytes. Client frames are masked as the
     protocol requires (a fresh random key per connection); binary media frames are counted by their
-    header (kind at byte 3), never copied.
+    header (kind at byte 3) and their payload is skipped, never buffered.
     """
 
     def __init__(self, host: str, path: str, token: str, stats: FanStats) -> None:
@@ -176,6 +176,7 @@ class LeanFan(asyncio.Protocol):
         self.stats = stats
         self.mask = os.urandom(4)
         self.buffer = bytearray()
+        self.skip = 0  # bytes of a media frame still to arrive, to be dropped unread
         self.upgraded = False
         self.pending: dict[str, float] = {}
         self.transport: asyncio.Transport | None = None
@@ -216,8 +217,15 @@ class LeanFan(asyncio.Protocol):
             self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        view = memoryview(data)
+        if self.skip:  # the rest of a media frame already counted: dropped without copying
+            n = min(self.skip, len(view))
+            self.skip -= n
+            view = view[n:]
+            if not view:
+                return
         buffer = self.buffer
-        buffer += data
+        buffer += view
         if not self.upgraded:
             end = buffer.find(b"\r\n\r\n")
             if end < 0:
@@ -241,16 +249,24 @@ class LeanFan(asyncio.Protocol):
                 if size - offset < 10:
                     break
                 length, head = int.from_bytes(buffer[offset + 2:offset + 10], "big"), 10
-            if size - offset < head + length:
-                break
             start = offset + head
-            offset = start + length
-            if opcode == 0x2:
+            if opcode == 0x2:  # media: its kind (byte 3 of its header) is all we need
+                if size - start < 4:
+                    break
                 if buffer[start + 3] in (1, 2):
                     self.stats.images += 1
                 else:
                     self.stats.audio += 1
-            elif opcode == 0x1:
+                if size < start + length:  # skip the rest as it arrives
+                    self.skip = start + length - size
+                    offset = size
+                    break
+                offset = start + length
+                continue
+            if size - start < length:
+                break
+            offset = start + length
+            if opcode == 0x1:
                 self.text(json.loads(bytes(buffer[start:offset])), now)
             elif opcode == 0x9 and self.transport is not None:  # the server's keepalive ping
                 self.transport.write(self.frame(0xA, bytes(buffer[start:offset])))
@@ -326,8 +342,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def drive(url: str, token: str, first: int, count: int, seconds: float, parent: Any) -> list[FanStats]:
-    """Connect ``count`` fans, tell ``parent`` and wait for its go (every process connected), then run them."""
+async def drive(url: str, token: str, first: int, count: int, seconds: float,
+                parent: Any) -> tuple[list[FanStats], float]:
+    """Connect ``count`` fans, tell ``parent`` and wait for its go (every process connected), then run them;
+    returns their stats and the CPU seconds this process used from the go on."""
     stats = [FanStats() for _ in range(count)]
     gate = asyncio.Semaphore(25)
     go = asyncio.Event()
@@ -339,8 +357,9 @@ async def drive(url: str, token: str, first: int, count: int, seconds: float, pa
     parent.send("connected")
     await asyncio.get_running_loop().run_in_executor(None, parent.recv)
     go.set()
+    cpu_at_go = time.process_time()
     await asyncio.gather(*fans)
-    return stats
+    return stats, time.process_time() - cpu_at_go
 
 
 def client_process(url: str, token: str, first: int, count: int, seconds: float, out: Any) -> None:
@@ -353,15 +372,15 @@ def client_process(url: str, token: str, first: int, count: int, seconds: float,
         pass
     gc.collect()  # as the server does (remix.gc_policy): no full collection pauses the fans mid-run
     gc.freeze()
-    stats = asyncio.run(drive(url, token, first, count, seconds, out))
-    out.send(([s.__dict__ for s in stats], time.process_time()))
+    stats, playing_cpu = asyncio.run(drive(url, token, first, count, seconds, out))
+    out.send(([s.__dict__ for s in stats], time.process_time(), playing_cpu))
     out.close()
 
 
 def run_clients(url: str, token: str, fans: int, seconds: float, processes: int,
-                server: psutil.Process) -> tuple[list[FanStats], float, tuple[float, float], float]:
-    """Run the fans; returns their stats, the clients' CPU seconds, and the server's CPU seconds and the
-    time when every fan had connected (the play phase is measured from there)."""
+                server: psutil.Process) -> tuple[list[FanStats], tuple[float, float], tuple[float, float], float]:
+    """Run the fans; returns their stats, the clients' CPU seconds (whole run, and while playing), and the
+    server's CPU seconds and the time when every fan had connected (the play phase is measured from there)."""
     context = multiprocessing.get_context("spawn")
     shares = [fans // processes + (1 if i < fans % processes else 0) for i in range(processes)]
     workers, pipes, first = [], [], 0
@@ -380,15 +399,16 @@ def run_clients(url: str, token: str, fans: int, seconds: float, processes: int,
     go_at = time.monotonic()
     for receiver in pipes:
         receiver.send("go")
-    stats, cpu = [], 0.0
+    stats, cpu, playing = [], 0.0, 0.0
     for receiver in pipes:
-        fans_data, seconds_used = receiver.recv()
+        fans_data, seconds_used, playing_cpu = receiver.recv()
         cpu += seconds_used
+        playing += playing_cpu
         for data in fans_data:
             stats.append(FanStats(**{**data, "errors": Counter(data["errors"])}))
     for worker in workers:
         worker.join(30)
-    return stats, cpu, cpu_at_go, go_at
+    return stats, (cpu, playing), cpu_at_go, go_at
 
 
 def server_usage(process: psutil.Process) -> tuple[tuple[int, int], tuple[float, float]]:
@@ -483,10 +503,14 @@ def main() -> None:
           f"max {max(per_fan_images)})")
     print(f"server RSS (event-loop process + mixer processes): {rss_before[0] / 2**20:.0f} + "
           f"{rss_before[1] / 2**20:.0f} MiB before, {rss_after[0] / 2**20:.0f} + {rss_after[1] / 2**20:.0f} MiB after")
-    print(f"CPU seconds while playing ({played:.1f} s wall, {os.cpu_count()} cores): server event loop "
-          f"{cpu_after[0] - cpu_before[0]:.1f}, mixers {cpu_after[1] - cpu_before[1]:.1f}; load clients "
-          f"{client_cpu:.1f} for the whole run; server loop {(cpu_after[0] - cpu_before[0]) / max(sent, 1) * 1e6:.0f}"
-          f" µs per control message, the media it sent included")
+    loop_cpu = cpu_after[0] - cpu_before[0]
+    media = sum(s.audio + s.images for s in connected)
+    print(f"CPU seconds while playing ({played:.1f} s wall, {os.cpu_count()} cores): server process (event loop "
+          f"and its threads) {loop_cpu:.1f}, mixers {cpu_after[1] - cpu_before[1]:.1f}, load clients "
+          f"{client_cpu[1]:.1f} ({client_cpu[0]:.1f} for their whole run, start-up and connects included)")
+    print(f"per control message: server process {loop_cpu / max(sent, 1) * 1e6:.0f} µs (the {media} media frames it "
+          f"sent included), load clients {client_cpu[1] / max(sent, 1) * 1e6:.0f} µs (the media they received "
+          f"included); server process busy {loop_cpu / max(played, 1e-9) * 100:.0f} % of one core")
     print(f"load average (1/5/15 min): before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
           f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f} on {os.cpu_count()} cores")
 

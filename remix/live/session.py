@@ -127,6 +127,12 @@ class LiveSession:
         self.spec = self._validate_mix(self.mix)  # a resumed mix was valid when saved
         self._mix_json = _canonical(self.mix)
         self._consent = self._consent_key_for(self.spec)
+        # Built once, not per message (eight bound methods a message add up at thousands a second).
+        self._handlers: dict[type, Callable[[Any], Awaitable[dict[str, Any]]]] = {
+            PingMessage: self._on_ping, PlayMessage: self._on_play, PauseMessage: self._on_pause,
+            SeekMessage: self._on_seek, MixMessage: self._on_mix, PromptMessage: self._on_prompt,
+            SnapshotMessage: self._on_snapshot, AuthMessage: self._on_auth,
+        }
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -202,12 +208,7 @@ class LiveSession:
         wait = self._messages.take()
         if wait:
             raise ProtocolError("RateLimited", f"too many messages; retry in {wait * 1000:.0f} ms", message.id)
-        handlers: dict[type, Callable[[Any], Awaitable[dict[str, Any]]]] = {
-            PingMessage: self._on_ping, PlayMessage: self._on_play, PauseMessage: self._on_pause,
-            SeekMessage: self._on_seek, MixMessage: self._on_mix, PromptMessage: self._on_prompt,
-            SnapshotMessage: self._on_snapshot, AuthMessage: self._on_auth,
-        }
-        handler = handlers[type(message)]
+        handler = self._handlers[type(message)]
         try:
             self.outbox.reply(await handler(message))
         except RemixError as exc:
