@@ -211,3 +211,35 @@ def test_a_frame_continues_from_the_previous_frames_latents_without_the_encoder(
     render_frames(sd_view, [replace(follow[1], init_latents=None)])
     assert encoded == [1]
     assert render_frames(builtin, fan_requests(builtin, 1))[0].latents is None  # the exact patch fold: pixels only
+
+
+def test_a_compiled_tiny_autoencoder_keeps_static_shapes_too(tmp_path: Path) -> None:
+    graphs: list[torch.fx.GraphModule] = []
+
+    def counting_backend(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> object:
+        graphs.append(graph)
+        return graph.forward
+
+    # Its own base and autoencoder: compiling changes the modules in place.
+    view = lora.shared_base(base_identity(build_tiny_sd(tmp_path / "base"))).pipeline(None)
+    taesd = tiny_autoencoder(tmp_path / "taesd")
+    requests = fan_requests(view, 3)
+    gpu.set_mode(gpu.RenderMode(tiny_vae_dir=taesd))
+    eager = render_frames(view, requests)
+    torch._dynamo.reset()
+    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=counting_backend, buckets=(4,),
+                                tiny_vae_dir=taesd))
+    try:
+        codec = gpu.live_runtime(view).codec
+        assert isinstance(codec, gpu.TinyLatentCodec)
+        compiled = render_frames(view, requests)
+        for a, b in zip(eager, compiled, strict=True):
+            assert_same_frame(a, b)
+        assert codec.vae.decoder._compiled_call_impl is not None  # the halves really run compiled
+        traced = len(graphs)
+        follow = [replace(r, init=f.pixels, init_latents=f.latents) for r, f in zip(requests, compiled, strict=True)]
+        render_frames(view, follow[:1])  # one frame from latents: padded to the bucket, no new graph
+        render_frames(view, fan_requests(view, 2))
+        assert len(graphs) == traced
+    finally:
+        torch._dynamo.reset()
