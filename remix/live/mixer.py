@@ -43,8 +43,8 @@ logger = logging.getLogger(__name__)
 # The mixer processes' niceness: where they compete with the event loop (nice 0) for a core, the loop gets
 # about nine times their share (scheduler weights 1024 and 110). Audio is best effort and acks are not: at 5
 # (three times) the 500-fan benchmark's ack p99 was ~90 ms at load average 5; at 10 it was 24-62 ms at
-# load 4, and the mixers still got a third of a core (3.9-4.9 chunks/s per fan of 6.67). Nicer still
-# (15+) starved the mixers outright on this shared machine.
+# load 4, and the mixers still got a third of a core (3.9-4.9 chunks/s per fan of 6.67). Much nicer
+# mixers risk starving outright on a machine shared with other work.
 WORKER_NICENESS = 10
 TICK_SECONDS = 0.01
 # A chunk still waiting for a mixer this long after its playback should have started is shed.
