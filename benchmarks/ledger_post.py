@@ -7,7 +7,7 @@ Concurrent deliveries are group-committed (``remix/commerce/group_commit.py``): 
 arrived together in one transaction and answers each request after that commit, so the batch size is set
 by how many requests are in flight (``--workers``), not by this benchmark.
 
-    .venv/bin/python benchmarks/ledger_post.py --postings 1000 --workers 8
+    .venv/bin/python benchmarks/ledger_post.py --postings 1000 --workers 8 [--runs 5]
     .venv/bin/python benchmarks/ledger_post.py --postings 2000 --workers 32
 
 The database (``--database-url``, default ``remix_bench`` on 127.0.0.1) is created if missing and EMPTIED
@@ -17,7 +17,8 @@ threads over HTTP to a uvicorn server running in ``--server-processes`` separate
 production runs >= 2 API processes, see docs/deploy.md), so the client does not share the server's
 interpreter lock; ``--workers 0`` calls the app in-process through TestClient, one request at a time.
 
-Output: postings/s (wall), p50/p99 latency, mean batch (sales per transaction, from the transactions'
+Output, one line per run (``--runs`` runs against the same server, then their median): postings/s (wall),
+p50/p99 latency, mean batch (sales per transaction, from the transactions'
 shared ``posted_at``), server and client CPU per posting (steadier than wall rates on a busy machine), and
 the load average when the run ended. Before group commit the same command gave 56 postings/s (load 2.2).
 """
@@ -161,10 +162,20 @@ def wait_until_serving(client: httpx.Client) -> None:
             time.sleep(0.1)
 
 
+def counts(app: Any) -> tuple[int, int, int]:
+    """Sale transactions, ledger entries, and transactions (batches: a batch's sales share posted_at)."""
+    with app.state.sessionmaker() as session:
+        sales = session.execute(text("SELECT count(*) FROM ledger_transactions WHERE kind = 'sale'")).scalar()
+        entries = session.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
+        batches = session.execute(text("SELECT count(DISTINCT posted_at) FROM ledger_transactions")).scalar()
+    return int(sales or 0), int(entries or 0), int(batches or 0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/remix_bench")
-    parser.add_argument("--postings", type=int, default=2000)
+    parser.add_argument("--postings", type=int, default=2000, help="postings per run")
+    parser.add_argument("--runs", type=int, default=1, help="runs against the same server; the median is printed")
     parser.add_argument("--workers", type=int, default=0, help="0 = in-process client; N = N threads over HTTP")
     parser.add_argument("--server-processes", type=int, default=1,
                         help="uvicorn server processes answering the HTTP workers (each with its own pool)")
@@ -175,27 +186,57 @@ def main() -> None:
         settings = bench_settings(args.database_url, Path(tmp))
         app = create_app(settings)
         app.state.commerce_settings = CommerceSettings(stripe_webhook_secret=SECRET, render_on_payment=False)
-        intents = seed(settings, app.state.sessionmaker, args.postings)
+        intents = seed(settings, app.state.sessionmaker, args.postings * args.runs)
         requests = [signed(pi, i) for i, pi in enumerate(intents)]
-        latencies: list[float] = []
-        server_cpu: float | None = None
-        client_cpu = 0.0
+        mode = ("in-process" if args.workers <= 0
+                else f"{args.workers} HTTP workers, {args.server_processes} server process(es)")
+        rates: list[float] = []
+        server_ms: list[float] = []
 
-        def send(client: Any, item: tuple[bytes, dict[str, str]]) -> None:  # httpx or TestClient
+        def measure(post_all: Any, chunk: list[tuple[bytes, dict[str, str]]], processes: list[psutil.Process]) -> None:
+            latencies: list[float] = []
+
+            def send(client: Any, item: tuple[bytes, dict[str, str]]) -> None:  # httpx or TestClient
+                started = time.perf_counter()
+                r = client.post("/api/commerce/stripe/webhook", content=item[0], headers=item[1])
+                latencies.append(time.perf_counter() - started)
+                if r.status_code != 200 or r.json()["status"] != "processed":
+                    raise RuntimeError(r.text)
+
+            sales_before, entries_before, batches_before = counts(app)
+            cpu_before = sum(cpu_seconds(p) for p in processes)
+            client_before = time.process_time()
             started = time.perf_counter()
-            r = client.post("/api/commerce/stripe/webhook", content=item[0], headers=item[1])
-            latencies.append(time.perf_counter() - started)
-            if r.status_code != 200 or r.json()["status"] != "processed":
-                raise RuntimeError(r.text)
+            post_all(send, chunk)
+            elapsed = time.perf_counter() - started
+            client_cpu = time.process_time() - client_before
+            sales, entries, batches = counts(app)
+            n = len(chunk)
+            if sales - sales_before != n:
+                raise SystemExit("posting count does not match the events sent")
+            latencies.sort()
+            detail = mode
+            if processes:  # CPU per posting is less disturbed than wall time when other work shares the machine
+                server_cpu = sum(cpu_seconds(p) for p in processes) - cpu_before
+                server_ms.append(server_cpu / n * 1000)
+                detail += (f"; server CPU {server_cpu / n * 1000:.1f} ms per posting, "
+                           f"client CPU {client_cpu / n * 1000:.1f} ms")
+            rates.append(n / elapsed)
+            print(f"sale postings: {n} ({entries - entries_before} ledger entries) in {elapsed:.2f} s "
+                  f"-> {n / elapsed:.0f} postings/s "
+                  f"(p50 {statistics.median(latencies) * 1000:.1f} ms, "
+                  f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, "
+                  f"mean batch {n / max(batches - batches_before, 1):.1f} postings per transaction, "
+                  f"mode: {detail}; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])})",
+                  flush=True)
 
+        chunks = [requests[i * args.postings:(i + 1) * args.postings] for i in range(args.runs)]
         if args.workers <= 0:
             from fastapi.testclient import TestClient
 
             with TestClient(app) as test_client:
-                started = time.perf_counter()
-                for item in requests:
-                    send(test_client, item)
-                elapsed = time.perf_counter() - started
+                for chunk in chunks:
+                    measure(lambda send, items: [send(test_client, item) for item in items], chunk, [])
         else:
             context = multiprocessing.get_context("spawn")
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -210,36 +251,17 @@ def main() -> None:
             with httpx.Client(base_url=base, timeout=60) as client, ThreadPoolExecutor(args.workers) as pool:
                 wait_until_serving(client)
                 processes = [psutil.Process(server.pid) for server in servers]
-                cpu_before = sum(cpu_seconds(p) for p in processes)
-                client_before = time.process_time()
-                started = time.perf_counter()
-                list(pool.map(lambda item: send(client, item), requests))
-                elapsed = time.perf_counter() - started
-                server_cpu = sum(cpu_seconds(p) for p in processes) - cpu_before
-                client_cpu = time.process_time() - client_before
+                for chunk in chunks:
+                    measure(lambda send, items: list(pool.map(lambda item: send(client, item), items)), chunk,
+                            processes)
             for server in servers:
                 server.terminate()
                 server.join(timeout=10)
-
-        with app.state.sessionmaker() as session:
-            posted = session.execute(text("SELECT count(*) FROM ledger_transactions WHERE kind = 'sale'")).scalar()
-            entries = session.execute(text("SELECT count(*) FROM ledger_entries")).scalar()
-            # Every sale of one webhook batch (one transaction) shares its posted_at.
-            batches = session.execute(text("SELECT count(DISTINCT posted_at) FROM ledger_transactions")).scalar()
-        latencies.sort()
-        mode = ("in-process" if args.workers <= 0
-                else f"{args.workers} HTTP workers, {args.server_processes} server process(es)")
-        if server_cpu is not None:  # less disturbed than wall time when other work shares the machine
-            mode += (f"; server CPU {server_cpu / args.postings * 1000:.1f} ms per posting, "
-                     f"client CPU {client_cpu / args.postings * 1000:.1f} ms")
-        print(f"sale postings: {posted} ({entries} ledger entries) in {elapsed:.2f} s "
-              f"-> {args.postings / elapsed:.0f} postings/s "
-              f"(p50 {statistics.median(latencies) * 1000:.1f} ms, "
-              f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, "
-              f"mean batch {args.postings / max(batches or 1, 1):.1f} postings per transaction, "
-              f"mode: {mode}; load average {' '.join(Path('/proc/loadavg').read_text().split()[:3])})")
-        if posted != args.postings:
-            raise SystemExit("posting count does not match the events sent")
+        if args.runs > 1:
+            summary = f"median of {args.runs} runs: {statistics.median(rates):.0f} postings/s"
+            if server_ms:
+                summary += f", server CPU {statistics.median(server_ms):.1f} ms per posting"
+            print(summary + f" (runs: {', '.join(f'{r:.0f}' for r in rates)})")
 
 
 if __name__ == "__main__":
