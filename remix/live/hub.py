@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -19,6 +21,31 @@ from remix.live.service import TTLCache
 from remix.live.signal import Signal
 from remix.live.store import InMemorySessionStore, SessionStore
 from remix.live.visual import FrameRequest, FrameResult
+
+# Niceness of the thread that renders frames (and of the torch worker threads it starts). Frames are best
+# effort and control messages are not: torch used both cores for a batch at nice 0, and the event loop in the
+# same process waited for a CPU (20 fans with visuals: ack p99 ~350 ms). Same niceness as the audio mixers.
+RENDER_NICENESS = 10
+
+_render_pool: ThreadPoolExecutor | None = None
+_render_pool_lock = threading.Lock()
+
+
+def _lower_render_priority() -> None:
+    # On Linux a thread is scheduled on its own, so only this thread (and the OpenMP workers torch starts
+    # from it, which inherit its niceness) is lowered; the event loop's thread keeps its priority.
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), RENDER_NICENESS)
+
+
+def render_executor() -> ThreadPoolExecutor:
+    """The process's one low-priority frame-render thread (the scheduler renders one batch at a time)."""
+    global _render_pool
+    with _render_pool_lock:
+        if _render_pool is None:
+            _render_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="live-render",
+                                              initializer=_lower_render_priority)
+        return _render_pool
 
 
 @dataclass(frozen=True)
@@ -60,7 +87,7 @@ class LiveHub:
         self.mixer = AudioRenderer(config.audio_workers, max_batch=config.audio_batch)
         self.pipelines: dict[int, Any] = {}
         self.scheduler: RenderScheduler[FrameRequest, FrameResult] = RenderScheduler(
-            self._render_batch, max_batch=config.max_batch, max_wait_ms=config.gather_ms)
+            self._render_batch, max_batch=config.max_batch, max_wait_ms=config.gather_ms, executor=render_executor())
         # Consent and model checks shared by all sessions, re-asked at most once per recheck interval.
         self.consent = TTLCache(config.consent_recheck_seconds)
         self.models = TTLCache(config.consent_recheck_seconds)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -52,8 +53,9 @@ class RenderScheduler(Generic[Req, Res]):
     """
 
     def __init__(self, render_batch: Callable[[Hashable, Sequence[Req]], Sequence[Res]], *, max_batch: int = 8,
-                 max_wait_ms: float = 2.0) -> None:
+                 max_wait_ms: float = 2.0, executor: Executor | None = None) -> None:
         self._render_batch = render_batch
+        self._executor = executor  # None: the event loop's default thread pool
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000
         self._slots: dict[Hashable, _Slot[Req, Res]] = {}
@@ -123,7 +125,7 @@ class RenderScheduler(Generic[Req, Res]):
                 started = time.perf_counter()
                 try:
                     results = await loop.run_in_executor(
-                        None, self._render_batch, model_key, [req for _, req in batch]
+                        self._executor, self._render_batch, model_key, [req for _, req in batch]
                     )
                 except Exception:
                     logger.exception("render batch failed for model %s", model_key)
