@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 
+from remix.visuals.pipeline import AutoencoderLatentCodec
+
 if TYPE_CHECKING:
     from remix.config import Settings
     from remix.visuals.pipeline import ArtworkDiffusionPipeline
@@ -123,44 +125,22 @@ def bucket_for(count: int, buckets: Sequence[int]) -> int:
 # ---------------------------------------------------------------------------------------------- tiny autoencoder
 
 
-class TinyLatentCodec:
-    """``AutoencoderTiny`` as a codec: pixels ``[B,3,S,S]`` in [-1, 1] ↔ latents in the base VAE's scaled space
-    (TAESD is trained to match them, so the same UNet denoises them). Outputs are CPU float32."""
+class TinyLatentCodec(AutoencoderLatentCodec):
+    """``AutoencoderTiny`` as a codec, in the base VAE's scaled latent space (TAESD is trained to match it, so
+    the same UNet denoises its latents)."""
 
     def __init__(self, vae: Any, image_size: int) -> None:
-        self.vae = vae.eval()
-        self.image_size = image_size
         config = vae.config
-        self.scale = int(config["upsampling_scaling_factor"]) ** (len(config["decoder_block_out_channels"]) - 1)
+        super().__init__(vae.eval(), image_size,
+                         int(config["upsampling_scaling_factor"]) ** (len(config["decoder_block_out_channels"]) - 1))
         self.scaling_factor = float(config["scaling_factor"])
+        self.channels_last = True  # load_tiny_codec puts the weights in channels-last memory on a GPU
 
-    @property
-    def latent_channels(self) -> int:
-        return int(self.vae.config["latent_channels"])
+    def _to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.vae.encode(pixels).latents * self.scaling_factor
 
-    @property
-    def latent_size(self) -> int:
-        return self.image_size // self.scale
-
-    def _place(self, x: torch.Tensor) -> torch.Tensor:
-        parameter = next(self.vae.parameters())
-        x = x.to(device=parameter.device, dtype=parameter.dtype)
-        # On a GPU the weights are channels-last: inputs in the same layout spare a conversion per layer.
-        return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
-
-    @torch.no_grad()
-    def encode_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
-        return (self.vae.encode(self._place(pixels)).latents * self.scaling_factor).float()
-
-    @torch.no_grad()
-    def decode_on_device(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(self._place(latents / self.scaling_factor)).sample.float()
-
-    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.encode_on_device(pixels).cpu()
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.decode_on_device(latents).cpu()
+    def _to_pixels(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(latents / self.scaling_factor).sample
 
 
 def load_tiny_codec(directory: Path, image_size: int, device: torch.device, dtype: torch.dtype) -> TinyLatentCodec:

@@ -31,16 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from diffusers.models.autoencoders.autoencoder_kl import AutoencoderKL
 from diffusers.models.unets.unet_2d_condition import UNet2DConditionModel
 from diffusers.schedulers.scheduling_ddim import DDIMScheduler
-from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from remix.visuals.operator_base import BaseIdentity
-from remix.visuals.pipeline import ArtworkDiffusionPipeline, center_square
+from remix.visuals.pipeline import ArtworkDiffusionPipeline, AutoencoderLatentCodec
 from remix.visuals.training import (
     ManifestedConfig,
     ProgressCallback,
@@ -86,50 +84,20 @@ LORA_PRESETS: dict[str, LoraTrainingConfig] = {
 # ---------------------------------------------------------------------------------------------- components
 
 
-class VaeLatentCodec:
-    """The base's VAE as the pipeline's codec: pixels ``[B,3,S,S]`` in [-1, 1] ↔ scaled latents (CPU float32
-    in and out, like the built-in patch fold). Encoding takes the posterior mean, so it is deterministic."""
+class VaeLatentCodec(AutoencoderLatentCodec):
+    """The base's VAE as the pipeline's codec, in the VAE's scaled (and shifted) latent space. Encoding takes
+    the posterior mean, so it is deterministic."""
 
     def __init__(self, vae: AutoencoderKL, image_size: int) -> None:
-        self.vae = vae
-        self.image_size = image_size
-        self.scale = 2 ** (len(vae.config["block_out_channels"]) - 1)
+        super().__init__(vae, image_size, 2 ** (len(vae.config["block_out_channels"]) - 1))
         self.scaling_factor = float(vae.config["scaling_factor"])
         self.shift_factor = float(vae.config.get("shift_factor") or 0.0)
 
-    @property
-    def latent_channels(self) -> int:
-        return int(self.vae.config["latent_channels"])
+    def _to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
+        return (self.vae.encode(pixels).latent_dist.mean - self.shift_factor) * self.scaling_factor
 
-    @property
-    def latent_size(self) -> int:
-        return self.image_size // self.scale
-
-    def _place(self, x: torch.Tensor) -> torch.Tensor:
-        parameter = next(self.vae.parameters())
-        return x.to(device=parameter.device, dtype=parameter.dtype)
-
-    @torch.no_grad()
-    def encode_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
-        """As :meth:`encode`, the result left on the VAE's device (float32): the live loop keeps it there."""
-        latents = self.vae.encode(self._place(pixels)).latent_dist.mean
-        return ((latents - self.shift_factor) * self.scaling_factor).float()
-
-    @torch.no_grad()
-    def decode_on_device(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.vae.decode(self._place(latents / self.scaling_factor + self.shift_factor)).sample.float()
-
-    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.encode_on_device(pixels).cpu()
-
-    def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.decode_on_device(latents).cpu()
-
-    def to_pixels(self, image: Image.Image) -> torch.Tensor:
-        side = (self.image_size, self.image_size)
-        square = center_square(image.convert("RGB")).resize(side, Image.Resampling.BICUBIC)
-        array = np.asarray(square, dtype=np.float32) / 127.5 - 1.0
-        return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+    def _to_pixels(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.vae.decode(latents / self.scaling_factor + self.shift_factor).sample
 
 
 class ClipPromptEncoder:

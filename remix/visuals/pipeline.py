@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +51,62 @@ class PatchLatentCodec:
     # The fold runs wherever its input is: "on device" is the same operation (the live loop's codec protocol).
     encode_on_device = encode
     decode_on_device = decode
+
+    def to_pixels(self, image: Image.Image) -> torch.Tensor:
+        """A PIL image → ``[3,S,S]`` in [-1, 1] (centre-cropped to a square, resized)."""
+        side = (self.image_size, self.image_size)
+        square = center_square(image.convert("RGB")).resize(side, Image.Resampling.BICUBIC)
+        array = np.asarray(square, dtype=np.float32) / 127.5 - 1.0
+        return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+class AutoencoderLatentCodec:
+    """An autoencoder as a codec: pixels ``[B,3,S,S]`` in [-1, 1] ↔ latents ``[B,C,S/scale,S/scale]``.
+
+    ``encode``/``decode`` take and give CPU float32, like the patch fold; the ``*_on_device`` forms leave the
+    result on the autoencoder's device (the live loop keeps latents and frames there). Subclasses say how
+    their model maps placed pixels to latents and back (:meth:`_to_latents`, :meth:`_to_pixels`)."""
+
+    channels_last = False  # weights in channels-last memory on a GPU: inputs are laid out the same way
+
+    def __init__(self, vae: Any, image_size: int, scale: int) -> None:
+        self.vae = vae
+        self.image_size = image_size
+        self.scale = scale
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.vae.config["latent_channels"])
+
+    @property
+    def latent_size(self) -> int:
+        return self.image_size // self.scale
+
+    def _place(self, x: torch.Tensor) -> torch.Tensor:
+        parameter = next(self.vae.parameters())
+        x = x.to(device=parameter.device, dtype=parameter.dtype)
+        # Inputs in the weights' layout spare a conversion in every layer.
+        return x.contiguous(memory_format=torch.channels_last) if x.is_cuda and self.channels_last else x
+
+    def _to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _to_pixels(self, latents: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def encode_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self._to_latents(self._place(pixels)).float()
+
+    @torch.no_grad()
+    def decode_on_device(self, latents: torch.Tensor) -> torch.Tensor:
+        return self._to_pixels(self._place(latents)).float()
+
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.encode_on_device(pixels).cpu()
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.decode_on_device(latents).cpu()
 
     def to_pixels(self, image: Image.Image) -> torch.Tensor:
         """A PIL image → ``[3,S,S]`` in [-1, 1] (centre-cropped to a square, resized)."""
