@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from remix.catalog.models import Asset, ConsentGrant, ConsentRevocation, Scope
@@ -38,11 +38,16 @@ class ConsentDecision:
 
 
 def grant_is_live(grant: ConsentGrant, at: datetime) -> bool:
-    if grant.granted_at > at:
+    return _live(grant.granted_at, grant.expires_at,
+                 grant.revocation.revoked_at if grant.revocation is not None else None, at)
+
+
+def _live(granted_at: datetime, expires_at: datetime | None, revoked_at: datetime | None, at: datetime) -> bool:
+    if granted_at > at:
         return False
-    if grant.expires_at is not None and grant.expires_at <= at:
+    if expires_at is not None and expires_at <= at:
         return False
-    return not (grant.revocation is not None and grant.revocation.revoked_at <= at)
+    return not (revoked_at is not None and revoked_at <= at)
 
 
 def check_use(
@@ -54,37 +59,27 @@ def check_use(
     if not wanted:
         return ConsentDecision(scope=scope, at=at)
     possible = [a for a in wanted if 0 < a <= MAX_INTEGER_ID]
-    assets = session.execute(select(Asset.id, Asset.album_id).where(Asset.id.in_(possible))).all()
-    album_of = {row.id: row.album_id for row in assets}
+    # One round trip and no ORM objects: each asset with every grant of the scope that names it or its
+    # album, and the grant's revocation if any. Plain rows are read fresh from the database, so a
+    # revocation committed a moment ago counts at once (no identity-map copy of a grant can be stale).
+    rows = session.execute(
+        select(Asset.id, Asset.album_id, ConsentGrant.id.label("grant_id"), ConsentGrant.granted_at,
+               ConsentGrant.expires_at, ConsentRevocation.revoked_at)
+        .outerjoin(ConsentGrant, and_(
+            ConsentGrant.scope == scope,
+            or_(ConsentGrant.asset_id == Asset.id, ConsentGrant.album_id == Asset.album_id)))
+        .outerjoin(ConsentRevocation, ConsentRevocation.grant_id == ConsentGrant.id)
+        .where(Asset.id.in_(possible))
+        .order_by(ConsentGrant.granted_at, ConsentGrant.id)
+    ).all()
+    album_of = {row.id: row.album_id for row in rows}
     missing = [a for a in wanted if a not in album_of]
     if missing:
         raise NotFound(f"asset(s) {missing} do not exist")
-    grants = (
-        session.execute(
-            select(ConsentGrant)
-            .outerjoin(ConsentRevocation, ConsentRevocation.grant_id == ConsentGrant.id)
-            .where(
-                ConsentGrant.scope == scope,
-                or_(ConsentGrant.asset_id.in_(wanted), ConsentGrant.album_id.in_(set(album_of.values()))),
-            )
-            .order_by(ConsentGrant.granted_at, ConsentGrant.id)
-            # Grants (and their revocations) already in this session's identity map may be stale: a
-            # revocation committed since must count at once, so reload them rather than trust the cache.
-            .execution_options(populate_existing=True)
-        )
-        .scalars()
-        .all()
-    )
     covering: dict[int, int] = {}
-    for asset_id in wanted:
-        live = [
-            g
-            for g in grants
-            if (g.asset_id == asset_id or g.album_id == album_of[asset_id]) and grant_is_live(g, at)
-        ]
-        if live:
-            # The newest live grant is the one cited in provenance; any live grant suffices.
-            covering[asset_id] = live[-1].id
+    for row in rows:  # oldest grant first: the newest live grant, cited in provenance, is written last
+        if row.grant_id is not None and _live(row.granted_at, row.expires_at, row.revoked_at, at):
+            covering[row.id] = row.grant_id
     uncovered = tuple(a for a in wanted if a not in covering)
     return ConsentDecision(scope=scope, at=at, grant_for_asset=covering, uncovered=uncovered)
 
