@@ -16,7 +16,7 @@ licence is issued; the order is flagged ``needs_refund`` for finance.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from remix.audit import service as audit
 from remix.catalog.consent import check_use
 from remix.catalog.models import Scope, Track
 from remix.commerce import ledger, renders, repository
-from remix.commerce.models import EntitlementStatus, Order, OrderStatus, TransactionKind
+from remix.commerce.models import EntitlementStatus, Order, TransactionKind
 from remix.config import Settings
 from remix.db import utcnow
 
@@ -37,7 +37,7 @@ def entitlement_status(facts: ledger.OrderFacts) -> EntitlementStatus:
     return EntitlementStatus.active
 
 
-def licence_number(order: Order) -> str:
+def licence_number(order: Order | repository.PayableOrder) -> str:
     return f"RMX-{order.public_id.upper()}"
 
 
@@ -56,17 +56,17 @@ def record_payments(session: Session, settings: Settings, sales: list[ledger.Sal
     stems_of = repository.stem_ids_of_tracks(session, {sale.order.track_id for sale in sales})
     decisions = {track: check_use(session, Scope.sell_extended, stems, at=now) for track, stems in stems_of.items()}
     entitlements, licences, rendering = [], [], []
+    paid: list[tuple[int, datetime, bool]] = []
     for sale in sales:
         order, occurred_at = sale.order, sale.occurred_at
-        order.status = OrderStatus.paid
-        order.paid_at = occurred_at
         decision = decisions[order.track_id]
         if not decision.allowed or not stems_of[order.track_id]:
-            order.needs_refund = True
+            paid.append((order.id, occurred_at, True))  # needs_refund: finance refunds it
             audit.record(session, "order.paid_unfulfillable", "order", order.public_id, actor_user_id=None,
                          amount_minor=order.amount_minor, currency=order.currency,
                          uncovered=list(decision.uncovered), provider_event_id=sale.provider_event_id)
             continue
+        paid.append((order.id, occurred_at, False))
         valid_until = occurred_at + timedelta(days=order.licence_days) if order.licence_days else None
         entitlements.append(
             {"order_id": order.id, "user_id": order.user_id, "track_id": order.track_id,
@@ -80,14 +80,16 @@ def record_payments(session: Session, settings: Settings, sales: list[ledger.Sal
         audit.record(session, "order.paid", "order", order.public_id, actor_user_id=None,
                      amount_minor=order.amount_minor, currency=order.currency, split_sheet_id=order.split_sheet_id,
                      provider_event_id=sale.provider_event_id, licence=licence_number(order))
-        rendering.append(order)
-    session.flush()  # the orders' new status before the rows that reference them
+        rendering.append(order.id)
+    repository.mark_orders_paid(session, paid)
     repository.issue_entitlements_and_licences(session, entitlements, licences)
     if render_on_payment:
-        for order in rendering:
-            track = session.get(Track, order.track_id)
+        for order_id in rendering:
+            full = session.get(Order, order_id)  # the render job keeps the ORM order (loaded paid, fresh)
+            assert full is not None
+            track = session.get(Track, full.track_id)
             assert track is not None
-            renders.render_after_commit(session, settings, order, track)
+            renders.render_after_commit(session, settings, full, track)
 
 
 def after_posting(session: Session, order: Order, kind: TransactionKind, ref: str, amount: int,

@@ -203,7 +203,7 @@ def _entries(ids: dict[str, int], lines: list[tuple[int, int]], facts: OrderFact
 class Sale:
     """A confirmed payment of an order not yet paid (the caller holds the order's row lock)."""
 
-    order: Order
+    order: repository.PayableOrder
     occurred_at: datetime
     provider_event_id: str
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -364,15 +366,56 @@ def insert_new_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     return set(session.execute(stmt.on_conflict_do_nothing().returning(table.c.id)).scalars())
 
 
-def lock_orders_for_payment_intents(session: Session, payment_intent_ids: Iterable[str]) -> dict[str, Order]:
+@dataclass(frozen=True, slots=True)
+class PayableOrder:
+    """An order as the webhook's set-based payment path reads it (row-locked): plain values, no ORM object.
+    Loading orders as ORM objects and flushing their new status through the unit of work was about a tenth
+    of a webhook batch's CPU; :func:`mark_orders_paid` writes the change with one Core statement."""
+
+    id: int
+    public_id: str
+    user_id: int
+    track_id: int
+    product: str
+    spec_hash: str
+    amount_minor: int
+    currency: str
+    split_sheet_id: int
+    licence_days: int | None
+    terms: str
+    status: OrderStatus
+    payment_intent_id: str | None
+
+
+_PAYABLE_COLUMNS = tuple(getattr(Order, f.name) for f in fields(PayableOrder))
+
+
+def lock_orders_for_payment_intents(session: Session, payment_intent_ids: Iterable[str]) -> dict[str, PayableOrder]:
     """The orders paid by these payment intents, row-locked in id order (PostgreSQL) by one statement."""
     wanted = sorted(set(payment_intent_ids))
     if not wanted:
         return {}
     rows = session.execute(
-        select(Order).where(Order.payment_intent_id.in_(wanted)).order_by(Order.id).with_for_update()
-    ).scalars()
-    return {order.payment_intent_id: order for order in rows if order.payment_intent_id is not None}
+        select(*_PAYABLE_COLUMNS).where(Order.payment_intent_id.in_(wanted)).order_by(Order.id).with_for_update()
+    )
+    return {row.payment_intent_id: PayableOrder(*row) for row in rows if row.payment_intent_id is not None}
+
+
+def mark_orders_paid(session: Session, paid: list[tuple[int, datetime, bool]]) -> None:
+    """Set ``(order id, paid_at, needs_refund)`` of row-locked orders, status ``paid``: one statement."""
+    if not paid:
+        return
+    table = _table(Order)
+    session.execute(
+        update(table).where(table.c.id == bindparam("p_id"))
+        .values(status=OrderStatus.paid, paid_at=bindparam("p_paid_at"), needs_refund=bindparam("p_needs_refund")),
+        [{"p_id": order_id, "p_paid_at": paid_at, "p_needs_refund": needs_refund}
+         for order_id, paid_at, needs_refund in paid],
+    )
+    for order_id, _, _ in paid:  # an ORM copy the caller's session holds is stale now: reload it on next use
+        stale = session.identity_map.get(session.identity_key(Order, order_id))
+        if stale is not None:
+            session.expire(stale)
 
 
 def split_lines_of_sheets(session: Session, split_sheet_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:

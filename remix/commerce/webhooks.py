@@ -131,7 +131,7 @@ def receive_batch(session: Session, settings: Settings, events: list[dict[str, A
     ]
 
 
-def _sale_refused(event: dict[str, Any], order: Order | None) -> str | None:
+def _sale_refused(event: dict[str, Any], order: repository.PayableOrder | None) -> str | None:
     """Why a payment event posts nothing (stored as ``ignored`` with this note), or None if it may post."""
     obj: dict[str, Any] = event["data"]["object"]
     if event["type"] == "checkout.session.completed" and obj.get("payment_status") != "paid":
@@ -148,7 +148,7 @@ def _sale_refused(event: dict[str, Any], order: Order | None) -> str | None:
 
 
 def _apply_sales(session: Session, settings: Settings, events: list[dict[str, Any]],
-                 orders: dict[str, Order]) -> dict[str, tuple[EventStatus, str]]:
+                 orders: dict[str, repository.PayableOrder]) -> dict[str, tuple[EventStatus, str]]:
     """Apply payment events (their orders already row-locked): each order is paid once, by the first event
     that confirms it; a later one (another event about the same payment) is processed and changes nothing.
     Then the refunds and disputes that arrived before these payments are applied, in the provider's order."""
@@ -206,7 +206,7 @@ def _amount(obj: dict[str, Any], key: str = "amount") -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def _currency_matches(order: Order, obj: dict[str, Any]) -> bool:
+def _currency_matches(order: Order | repository.PayableOrder, obj: dict[str, Any]) -> bool:
     currency = obj.get("currency")
     return isinstance(currency, str) and currency.upper() == order.currency
 
