@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -466,19 +468,64 @@ def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *al
 
 
 def add_transactions(session: Session, postings: list[tuple[dict[str, Any], list[tuple[int, int]]]]) -> None:
-    """Insert several ledger transactions and all their entries: two statements for the lot."""
+    """Insert several ledger transactions and all their entries: two statements for the lot (one on
+    PostgreSQL)."""
     if not postings:
         return
     table = _table(LedgerTransaction)
+    entries = [(values["source_key"], account, amount) for values, lines in postings for account, amount in lines]
+    if _is_postgresql(session):
+        statement, params = _pg_unnest(table, [values for values, _ in postings], "t_")
+        session.execute(text(
+            f"WITH t AS ({statement} RETURNING id, source_key) "
+            "INSERT INTO ledger_entries (transaction_id, account_id, amount_minor) "
+            "SELECT t.id, e.account_id, e.amount_minor FROM unnest(CAST(:e_key AS VARCHAR[]), "
+            "CAST(:e_account AS INTEGER[]), CAST(:e_amount AS BIGINT[])) WITH ORDINALITY "
+            "AS e(source_key, account_id, amount_minor, n) JOIN t ON t.source_key = e.source_key ORDER BY e.n"),
+            {**params, "e_key": [e[0] for e in entries], "e_account": [e[1] for e in entries],
+             "e_amount": [e[2] for e in entries]})
+        return
     ids = {row.source_key: row.id for row in _insert_rows(session, table, [values for values, _ in postings],
                                                                   table.c.source_key)}
     _insert_rows(session, _table(LedgerEntry), [
-        {"transaction_id": ids[values["source_key"]], "account_id": account, "amount_minor": amount}
-        for values, entries in postings for account, amount in entries
+        {"transaction_id": ids[key], "account_id": account, "amount_minor": amount} for key, account, amount in entries
     ])
 
 
 def issue_entitlements_and_licences(session: Session, entitlements: list[dict[str, Any]],
                                     licences: list[dict[str, Any]]) -> None:
+    if _is_postgresql(session) and entitlements and licences:
+        first, first_params = _pg_unnest(_table(Entitlement), entitlements, "e_")
+        second, second_params = _pg_unnest(_table(License), licences, "l_")
+        session.execute(text(f"WITH e AS ({first}) {second}"), {**first_params, **second_params})
+        return
     _insert_rows(session, _table(Entitlement), entitlements)
     _insert_rows(session, _table(License), licences)
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _pg_unnest(table: Table, rows: list[dict[str, Any]], prefix: str) -> tuple[str, dict[str, Any]]:
+    """``INSERT INTO table (…) SELECT * FROM unnest(<one array per column>)`` and its parameters.
+
+    Why: the statement's text is the same for any number of rows (PostgreSQL plans it once, psycopg prepares
+    it), the rows travel as a few arrays, and several such inserts chain as data-modifying CTEs into one
+    round trip; SQLAlchemy's multi-row VALUES cost more Python per row than the posting's own rules.
+    Values are passed as the column types store them (enum members as their value)."""
+    columns = list(rows[0])
+    dialect = postgresql.dialect()
+    arrays = ", ".join(f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect)}[])" for name in columns)
+    params = {f"{prefix}{name}": [_plain(row[name]) for row in rows] for name in columns}
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})", params
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC datetimes")
+        return value.astimezone(UTC)
+    return value
