@@ -364,6 +364,9 @@ def insert_new_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     table = _table(ProviderEvent)
     dialect = session.get_bind().dialect.name
     ordered = sorted(rows, key=lambda row: str(row["id"]))
+    if dialect == "postgresql":
+        statement, params = _pg_unnest(table, ordered, "p_")
+        return set(session.execute(text(f"{statement} ON CONFLICT DO NOTHING RETURNING id"), params).scalars())
     stmt: Any = (pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(ordered)
     return set(session.execute(stmt.on_conflict_do_nothing().returning(table.c.id)).scalars())
 
@@ -408,12 +411,20 @@ def mark_orders_paid(session: Session, paid: list[tuple[int, datetime, bool]]) -
     if not paid:
         return
     table = _table(Order)
-    session.execute(
-        update(table).where(table.c.id == bindparam("p_id"))
-        .values(status=OrderStatus.paid, paid_at=bindparam("p_paid_at"), needs_refund=bindparam("p_needs_refund")),
-        [{"p_id": order_id, "p_paid_at": paid_at, "p_needs_refund": needs_refund}
-         for order_id, paid_at, needs_refund in paid],
-    )
+    if _is_postgresql(session):  # one statement, however many orders (executemany would send one each)
+        session.execute(text(
+            "UPDATE orders SET status = :paid, paid_at = u.paid_at, needs_refund = u.needs_refund "
+            "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:paid_ats AS TIMESTAMP WITH TIME ZONE[]), "
+            "CAST(:needs_refunds AS BOOLEAN[])) AS u(id, paid_at, needs_refund) WHERE orders.id = u.id"),
+            {"paid": OrderStatus.paid.value, "ids": [p[0] for p in paid],
+             "paid_ats": [_plain(p[1]) for p in paid], "needs_refunds": [p[2] for p in paid]})
+    else:
+        session.execute(
+            update(table).where(table.c.id == bindparam("p_id")).values(
+                status=OrderStatus.paid, paid_at=bindparam("p_paid_at"), needs_refund=bindparam("p_needs_refund")),
+            [{"p_id": order_id, "p_paid_at": paid_at, "p_needs_refund": needs_refund}
+             for order_id, paid_at, needs_refund in paid],
+        )
     for order_id, _, _ in paid:  # an ORM copy the caller's session holds is stale now: reload it on next use
         stale = session.identity_map.get(session.identity_key(Order, order_id))
         if stale is not None:
@@ -441,20 +452,17 @@ def stem_ids_of_tracks(session: Session, track_ids: Iterable[int]) -> dict[int, 
     return stems
 
 
-def deferred_events_for(session: Session, payment_intent_ids: Iterable[str]) -> Sequence[ProviderEvent]:
-    """Events waiting for any of these payments, in the provider's order."""
+def deferred_events_for(session: Session, payment_intent_ids: Iterable[str]) -> Sequence[Any]:
+    """``(id, payload)`` of the events waiting for any of these payments, in the provider's order (plain
+    rows: a payment batch asks this every time and almost always finds nothing)."""
     wanted = sorted(set(payment_intent_ids))
     if not wanted:
         return []
-    return (
-        session.execute(
-            select(ProviderEvent)
-            .where(ProviderEvent.payment_intent_id.in_(wanted), ProviderEvent.status == EventStatus.deferred)
-            .order_by(ProviderEvent.created, ProviderEvent.id)
-        )
-        .scalars()
-        .all()
-    )
+    return session.execute(
+        select(ProviderEvent.id, ProviderEvent.payload)
+        .where(ProviderEvent.payment_intent_id.in_(wanted), ProviderEvent.status == EventStatus.deferred)
+        .order_by(ProviderEvent.created, ProviderEvent.id)
+    ).all()
 
 
 def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *also: Any) -> list[Any]:
