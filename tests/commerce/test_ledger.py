@@ -298,3 +298,28 @@ def test_revoked_consent_stops_new_sales_and_downloads(shop: Shop) -> None:
     assert c.post(f"/api/orders/{order['public_id']}/download-url", headers=shop.h("fan")).status_code == 403
     r = c.post("/api/orders", headers=shop.h("fan"), json={"track_id": shop.track_id, "spec": shop.spec()})
     assert r.status_code == 403 and r.json()["error"] == "ConsentNotGranted"
+
+
+def test_payment_after_consent_was_revoked_posts_the_sale_but_issues_nothing(shop: Shop) -> None:
+    """The money arrived, so the sale posts; with the grant gone there is no entitlement nor licence, and
+    the order is flagged for finance to refund."""
+    shop.set_price(1000, "EUR")
+    order = shop.order()["order"]
+    r = shop.client.post(f"/api/consent/grants/{shop.grant_id}/revoke", json={"reason": "label dispute"},
+                         headers=shop.h("alpha"))
+    assert r.status_code == 200, r.text
+    r = deliver(shop.client, payment_succeeded(order["payment_intent_id"], 1000, "EUR"))
+    assert r.status_code == 200 and r.json()["status"] == "processed", r.text
+
+    with shop.client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        stored = session.query(Order).filter_by(public_id=order["public_id"]).one()
+        assert stored.status.value == "paid" and stored.needs_refund and stored.paid_at is not None
+        assert [t.kind.value for t in session.query(LedgerTransaction).filter_by(order_id=stored.id)] == ["sale"]
+        assert session.execute(text("SELECT count(*) FROM entitlements")).scalar() == 0
+        assert session.execute(text("SELECT count(*) FROM licenses")).scalar() == 0
+        actions = session.execute(text("SELECT action FROM audit_events WHERE subject_id = :p"),
+                                  {"p": order["public_id"]}).scalars().all()
+        assert "order.paid_unfulfillable" in actions and "order.paid" not in actions
+    assert shop.client.post(f"/api/orders/{order['public_id']}/download-url",
+                            headers=shop.h("fan")).status_code in (403, 409)
+    reconciliation_ok(shop)
