@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from remix.audit import service as audit
-from remix.catalog.consent import check_use
+from remix.catalog.consent import check_use_of_tracks
 from remix.catalog.models import Scope, Track
 from remix.commerce import ledger, renders, repository
 from remix.commerce.models import EntitlementStatus, Order, TransactionKind
@@ -53,14 +53,13 @@ def record_payments(session: Session, settings: Settings, sales: list[ledger.Sal
         return
     ledger.post_sales(session, sales)
     now = utcnow()
-    stems_of = repository.stem_ids_of_tracks(session, {sale.order.track_id for sale in sales})
-    decisions = {track: check_use(session, Scope.sell_extended, stems, at=now) for track, stems in stems_of.items()}
+    decisions = check_use_of_tracks(session, Scope.sell_extended, {sale.order.track_id for sale in sales}, at=now)
     entitlements, licences, rendering = [], [], []
     paid: list[tuple[int, datetime, bool]] = []
     for sale in sales:
         order, occurred_at = sale.order, sale.occurred_at
         decision = decisions[order.track_id]
-        if not decision.allowed or not stems_of[order.track_id]:
+        if not decision.allowed or not decision.grant_for_asset:  # no grant, or a track without stems
             paid.append((order.id, occurred_at, True))  # needs_refund: finance refunds it
             audit.record(session, "order.paid_unfulfillable", "order", order.public_id, actor_user_id=None,
                          amount_minor=order.amount_minor, currency=order.currency,

@@ -444,14 +444,6 @@ def split_lines_of_sheets(session: Session, split_sheet_ids: Iterable[int]) -> d
     return lines
 
 
-def stem_ids_of_tracks(session: Session, track_ids: Iterable[int]) -> dict[int, list[int]]:
-    stems: dict[int, list[int]] = {track: [] for track in set(track_ids)}
-    rows = session.execute(select(Asset.track_id, Asset.id).where(Asset.track_id.in_(list(stems))).order_by(Asset.id))
-    for row in rows:
-        stems[row.track_id].append(row.id)
-    return stems
-
-
 def deferred_events_for(session: Session, payment_intent_ids: Iterable[str]) -> Sequence[Any]:
     """``(id, payload)`` of the events waiting for any of these payments, in the provider's order (plain
     rows: a payment batch asks this every time and almost always finds nothing)."""
