@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from remix.catalog.models import Asset, ConsentGrant, ConsentRevocation, Scope
@@ -60,7 +60,8 @@ def check_use(
     if not wanted:
         return ConsentDecision(scope=scope, at=at)
     possible = [a for a in wanted if 0 < a <= MAX_INTEGER_ID]
-    rows = session.execute(_assets_with_grants(scope).where(Asset.id.in_(possible))).all()
+    _autoflush(session)
+    rows = session.execute(_assets_with_grants(scope, "id"), {"keys": possible}).all()
     found = {row.id for row in rows}
     missing = [a for a in wanted if a not in found]
     if missing:
@@ -77,25 +78,46 @@ def check_use_of_tracks(
     wanted = sorted(set(track_ids))
     if not wanted:
         return {}
-    rows = session.execute(_assets_with_grants(scope).where(Asset.track_id.in_(wanted))).all()
+    _autoflush(session)
+    rows = session.execute(_assets_with_grants(scope, "track_id"), {"keys": wanted}).all()
     return {track: _decide(scope, at, sorted({row.id for row in rows if row.track_id == track}),
                            [row for row in rows if row.track_id == track])
             for track in wanted}
 
 
-def _assets_with_grants(scope: Scope) -> Select[*tuple[Any, ...]]:
-    # One round trip and no ORM objects: each asset with every grant of the scope that names it or its
-    # album, and the grant's revocation if any. Plain rows are read fresh from the database, so a
-    # revocation committed a moment ago counts at once (no identity-map copy of a grant can be stale).
-    return (
-        select(Asset.id, Asset.track_id, ConsentGrant.id.label("grant_id"), ConsentGrant.granted_at,
-               ConsentGrant.expires_at, ConsentRevocation.revoked_at)
-        .outerjoin(ConsentGrant, and_(
-            ConsentGrant.scope == scope,
-            or_(ConsentGrant.asset_id == Asset.id, ConsentGrant.album_id == Asset.album_id)))
-        .outerjoin(ConsentRevocation, ConsentRevocation.grant_id == ConsentGrant.id)
-        .order_by(ConsentGrant.granted_at, ConsentGrant.id)
-    )
+def _assets_with_grants(scope: Scope, by: str) -> Select[*tuple[Any, ...]]:
+    """Each asset (``by`` its ``id`` or its ``track_id``, in the expanding parameter ``keys``) with every grant
+    of ``scope`` that names it or its album, and the grant's revocation if any: one round trip.
+
+    Plain Core rows, not ORM objects: they are read fresh from the database, so a revocation committed a
+    moment ago counts at once (no identity-map copy of a grant can be stale). Built once per scope and key
+    (a sale batch asks this every time; building and caching the statement cost as much as running it)."""
+    found = _STATEMENTS.get((scope, by))
+    if found is None:
+        asset, grant = Asset.__table__.c, ConsentGrant.__table__.c
+        revocation = ConsentRevocation.__table__.c
+        found = (
+            select(asset.id, asset.track_id, grant.id.label("grant_id"), grant.granted_at, grant.expires_at,
+                   revocation.revoked_at)
+            .select_from(Asset.__table__)
+            .outerjoin(ConsentGrant.__table__, and_(
+                grant.scope == scope, or_(grant.asset_id == asset.id, grant.album_id == asset.album_id)))
+            .outerjoin(ConsentRevocation.__table__, revocation.grant_id == grant.id)
+            .where(asset[by].in_(bindparam("keys", expanding=True)))
+            .order_by(grant.granted_at, grant.id)
+        )
+        _STATEMENTS[(scope, by)] = found
+    return found
+
+
+_STATEMENTS: dict[tuple[Scope, str], Select[*tuple[Any, ...]]] = {}
+
+
+def _autoflush(session: Session) -> None:
+    # A Core statement does not autoflush the session as an ORM query would: a grant or revocation the
+    # caller added but has not flushed must still count (as it did when this read ORM objects).
+    if session.autoflush:
+        session.flush()
 
 
 def _decide(scope: Scope, at: datetime, wanted: list[int], rows: Sequence[Any]) -> ConsentDecision:
