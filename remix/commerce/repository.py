@@ -6,9 +6,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Table, TextClause, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -366,7 +367,7 @@ def insert_new_events(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     ordered = sorted(rows, key=lambda row: str(row["id"]))
     if dialect == "postgresql":
         statement, params = _pg_unnest(table, ordered, "p_")
-        return set(session.execute(text(f"{statement} ON CONFLICT DO NOTHING RETURNING id"), params).scalars())
+        return set(session.execute(_sql(f"{statement} ON CONFLICT DO NOTHING RETURNING id"), params).scalars())
     stmt: Any = (pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)).values(ordered)
     return set(session.execute(stmt.on_conflict_do_nothing().returning(table.c.id)).scalars())
 
@@ -425,7 +426,7 @@ def mark_orders_paid(session: Session, paid: list[tuple[int, datetime, bool]]) -
         return
     table = _table(Order)
     if _is_postgresql(session):  # one statement, however many orders (executemany would send one each)
-        session.execute(text(
+        session.execute(_sql(
             "UPDATE orders SET status = :paid, paid_at = u.paid_at, needs_refund = u.needs_refund "
             "FROM unnest(CAST(:ids AS INTEGER[]), CAST(:paid_ats AS TIMESTAMP WITH TIME ZONE[]), "
             "CAST(:needs_refunds AS BOOLEAN[])) AS u(id, paid_at, needs_refund) WHERE orders.id = u.id"),
@@ -485,7 +486,7 @@ def add_transactions(session: Session, postings: list[tuple[dict[str, Any], list
     entries = [(values["source_key"], account, amount) for values, lines in postings for account, amount in lines]
     if _is_postgresql(session):
         statement, params = _pg_unnest(table, [values for values, _ in postings], "t_")
-        session.execute(text(
+        session.execute(_sql(
             f"WITH t AS ({statement} RETURNING id, source_key) "
             "INSERT INTO ledger_entries (transaction_id, account_id, amount_minor) "
             "SELECT t.id, e.account_id, e.amount_minor FROM unnest(CAST(:e_key AS VARCHAR[]), "
@@ -506,7 +507,7 @@ def issue_entitlements_and_licences(session: Session, entitlements: list[dict[st
     if _is_postgresql(session) and entitlements and licences:
         first, first_params = _pg_unnest(_table(Entitlement), entitlements, "e_")
         second, second_params = _pg_unnest(_table(License), licences, "l_")
-        session.execute(text(f"WITH e AS ({first}) {second}"), {**first_params, **second_params})
+        session.execute(_sql(f"WITH e AS ({first}) {second}"), {**first_params, **second_params})
         return
     _insert_rows(session, _table(Entitlement), entitlements)
     _insert_rows(session, _table(License), licences)
@@ -523,11 +524,22 @@ def _pg_unnest(table: Table, rows: list[dict[str, Any]], prefix: str) -> tuple[s
     it), the rows travel as a few arrays, and several such inserts chain as data-modifying CTEs into one
     round trip; SQLAlchemy's multi-row VALUES cost more Python per row than the posting's own rules.
     Values are passed as the column types store them (enum members as their value)."""
-    columns = list(rows[0])
+    columns = tuple(rows[0])
+    params = {f"{prefix}{name}": [_plain(row[name]) for row in rows] for name in columns}
+    return _unnest_insert_sql(table, columns, prefix), params
+
+
+@lru_cache(maxsize=64)
+def _unnest_insert_sql(table: Table, columns: tuple[str, ...], prefix: str) -> str:
     dialect = postgresql.dialect()
     arrays = ", ".join(f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect)}[])" for name in columns)
-    params = {f"{prefix}{name}": [_plain(row[name]) for row in rows] for name in columns}
-    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})", params
+    return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+
+
+@lru_cache(maxsize=64)
+def _sql(statement: str) -> TextClause:
+    """``text(statement)``, parsed once: the batch statements' text repeats for every batch."""
+    return text(statement)
 
 
 def _plain(value: Any) -> Any:
