@@ -131,6 +131,7 @@ async def live_session(websocket: WebSocket, track_id: int, session: str | None 
         sender.add_done_callback(sender_done)
         try:
             while (raw := await _receive(websocket)) is not None:
+                await outbox.room_for_replies()  # backpressure: a burst never outruns the sender
                 try:
                     await live.handle(parse_client_message(raw))
                 except ProtocolError as exc:

@@ -4,7 +4,10 @@ Every connection has one :class:`Outbox` and one sender task draining it, so a c
 (or not at all) only ever delays itself. What waits for it is bounded:
 
 * JSON replies (``ack``/``error``/``state``/``notice``) queue in order, at most ``max_replies``; a client
-  that lets that many pile up is not reading at all and is disconnected (its session can resume).
+  that lets that many pile up is not reading at all and is disconnected (its session can resume). Before it
+  takes the next client message, the connection's reader waits for room (:meth:`Outbox.room_for_replies`):
+  a burst of messages already in the socket buffer would otherwise be answered back to back without the
+  sender ever running, and the queue would overflow although the client reads.
 * Images: only the newest waits. A newer frame replaces an unsent one (the old one is stale).
 * Audio: at most ``max_audio`` chunks wait; when full, the oldest is dropped: playing audio late is worse
   than skipping it, and the playhead has moved on anyway.
@@ -21,6 +24,9 @@ from typing import Any
 
 class OutboxOverflow(Exception):
     """The client stopped reading: too many replies are waiting."""
+
+
+ROOM_TIMEOUT_S = 10.0  # how long the reader waits for a backlog of replies to drain before giving up on the client
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Outbox:
         self._audio: deque[bytes] = deque()
         self._image: bytes | None = None
         self._ready = asyncio.Event()
+        self._drained = asyncio.Event()  # set by the sender once the replies waiting are under the low mark
         self._closed = False
         self.overflowed = False
         self.stats = OutboxStats()
@@ -53,6 +60,22 @@ class Outbox:
             return
         self._replies.append(message)
         self._ready.set()
+
+    @property
+    def _low_mark(self) -> int:
+        return self.max_replies // 2
+
+    async def room_for_replies(self, timeout: float = ROOM_TIMEOUT_S) -> None:
+        """Return at once while fewer than half of ``max_replies`` replies wait; otherwise wait until the sender
+        has sent them down to half, and raise :class:`OutboxOverflow` if that takes ``timeout`` seconds."""
+        if len(self._replies) < self._low_mark or self._closed:
+            return
+        self._drained.clear()
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except TimeoutError:
+            raise OutboxOverflow(f"{len(self._replies)} replies still waiting after {timeout:g} s; "
+                                 "the client is not reading") from None
 
     def image(self, frame: bytes) -> None:
         if self._closed:
@@ -81,6 +104,7 @@ class Outbox:
     def close(self) -> None:
         self._closed = True
         self._ready.set()
+        self._drained.set()
 
     @property
     def pending(self) -> int:
@@ -98,6 +122,8 @@ class Outbox:
                 if self._replies:
                     await send_text(self._replies.popleft())
                     self.stats.replies_sent += 1
+                    if len(self._replies) < self._low_mark:
+                        self._drained.set()
                 elif self._audio:
                     await send_bytes(self._audio.popleft())
                     self.stats.audio_sent += 1

@@ -39,8 +39,11 @@ def _replies(ws: ClientConnection, ids: set[str], timeout: float = 20.0) -> dict
 
 @contextmanager
 def _open(base: str, live: LiveTrack, who: str = "fan") -> Iterator[ClientConnection]:
+    # max_queue=None: the client's reader thread keeps taking what the server sends (audio chunks, replies)
+    # while the test is still sending its flood. With the default queue of 16 it stopped reading, the server's
+    # writes backed up, and under a busy machine the server rightly closed the fan as not reading (4408).
     with connect(base.replace("http", "ws") + live.ws_url(), additional_headers=live.world.headers(who),
-                 max_size=1 << 22) as ws:
+                 max_size=1 << 22, max_queue=None) as ws:
         state = json.loads(ws.recv(timeout=10))
         assert state["type"] == "state", state
         yield ws
