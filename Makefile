@@ -34,7 +34,8 @@ bench: setup
 	$(BIN)/python benchmarks/visual_render.py
 	$(BIN)/python benchmarks/lora_swap.py --runs 5
 	$(BIN)/python benchmarks/live_load.py --fans 500 --seconds 20
-	$(BIN)/python benchmarks/ledger_post.py --postings 1000 --workers 8
+	$(BIN)/python benchmarks/ledger_post.py --postings 1000 --runs 5 --workers 8
+	$(BIN)/python benchmarks/ledger_post.py --postings 2000 --runs 3 --workers 32
 	$(BIN)/python benchmarks/watermark_robustness.py --clips 8 --unmarked 100 --images 8 --unmarked-images 100
 
 setup: system-deps $(VENV)/.installed
