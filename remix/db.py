@@ -105,15 +105,20 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
         session.commit()
     except BaseException:
-        session.rollback()
-        for undo in session.info.pop(ROLLBACK_HOOKS, []):
-            undo()
+        roll_back(session)
         raise
     finally:
         session.close()
 
 
 ROLLBACK_HOOKS = "remix.rollback_hooks"
+
+
+def roll_back(session: Session) -> None:
+    """Roll the transaction back, then run its :func:`on_rollback` undos (files written for it, …)."""
+    session.rollback()
+    for undo in session.info.pop(ROLLBACK_HOOKS, []):
+        undo()
 
 
 def on_rollback(session: Session, undo: Callable[[], None]) -> None:

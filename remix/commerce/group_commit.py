@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from remix.commerce import ledger, webhooks
 from remix.commerce.config import CommerceSettings
 from remix.config import Settings
-from remix.db import ROLLBACK_HOOKS
+from remix.db import roll_back
 from remix.errors import BadRequest
 
 logger = logging.getLogger(__name__)
@@ -141,9 +141,7 @@ class WebhookBatcher:
             self._lookups.merge(fresh)
             return outcomes
         except BaseException:
-            session.rollback()
-            for undo in session.info.pop(ROLLBACK_HOOKS, []):
-                undo()
+            roll_back(session)
             raise
         finally:
             session.close()
