@@ -26,6 +26,7 @@ from remix.live.visual import FrameRequest, FrameResult
 # effort and control messages are not: torch used both cores for a batch at nice 0, and the event loop in the
 # same process waited for a CPU (20 fans with visuals: ack p99 ~350 ms). Same niceness as the audio mixers.
 RENDER_NICENESS = 10
+CHECK_DRAIN_SECONDS = 5.0  # how long the last session to close waits for a consent check still running
 
 _render_pool: ThreadPoolExecutor | None = None
 _render_pool_lock = threading.Lock()
@@ -124,7 +125,11 @@ class LiveHub:
         async with self._lock:
             self._sessions -= 1
             if self._sessions == 0:
-                # No session left: stop the scheduler task so nothing outlives the event loop (tests, shutdown).
+                # No session left: stop the scheduler task so nothing outlives the event loop (tests, shutdown),
+                # and let a consent check still running in its thread finish (it holds a database connection).
+                running = [check for check in self._checks.values() if not check.done()]
+                if running:
+                    await asyncio.wait(running, timeout=CHECK_DRAIN_SECONDS)
                 await self.scheduler.stop()
                 await self.mixer.stop()
                 if self.consent_news_source is not None:
