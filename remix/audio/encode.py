@@ -107,6 +107,8 @@ def encode_mp3_blocks(blocks: Iterable[Audio], sample_rate: int, *, bitrate_kbps
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="remix-mp3") as lame_thread:
         parts = [lame_thread.submit(encode_block, block) for block in blocks if block.shape[0]]
+        if not parts:  # LAME refuses to flush before its first encode call; encode_mp3 always makes one
+            parts.append(lame_thread.submit(encode_block, np.zeros((0, channels), dtype=np.float32)))
         data = b"".join(part.result() for part in parts)
     return data + bytes(encoder.flush())
 

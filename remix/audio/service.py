@@ -180,6 +180,8 @@ def _keeping(blocks: Iterator[Audio], kept: list[Audio]) -> Iterator[Audio]:
 
 
 def _joined(blocks: list[Audio]) -> Audio:
+    if not blocks:  # a window that rounds to no frames at this tempo renders nothing (as engine.render does)
+        return np.zeros((0, 2), dtype=np.float32)
     return blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
 
 

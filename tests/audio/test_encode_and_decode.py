@@ -13,6 +13,9 @@ import soundfile
 
 from remix.audio.decode import StemCache, decode_stem
 from remix.audio.encode import AudioFormat, encode, encode_mp3, encode_mp3_blocks, to_pcm16
+from remix.audio.engine import render
+from remix.audio.service import render_mp3
+from remix.audio.spec import RemixSpec
 
 RATE = 44_100
 
@@ -101,3 +104,20 @@ def test_mp3_encoded_block_by_block_is_the_same_file() -> None:
     blocks = [audio[a:b] for a, b in itertools.pairwise(edges)]
     streamed = encode_mp3_blocks(iter(blocks), RATE, bitrate_kbps=192)
     assert streamed == encode_mp3(audio, RATE, bitrate_kbps=192)
+
+
+def test_mp3_of_no_blocks_is_the_same_empty_file() -> None:
+    # A window of one frame at tempo 2 renders no frames at all; the streamed encoder must still give the file
+    # encode_mp3 gives for empty audio, not fail (the preview answered 500).
+    empty = np.zeros((0, 2), dtype=np.float32)
+    expected = encode_mp3(empty, RATE, bitrate_kbps=128)
+    assert encode_mp3_blocks(iter([]), RATE, bitrate_kbps=128) == expected
+    assert encode_mp3_blocks(iter([empty]), RATE, bitrate_kbps=128) == expected
+
+
+def test_a_streamed_mp3_render_of_no_frames_is_an_empty_file() -> None:
+    stems = {"a": music(1.0)}
+    spec = RemixSpec.model_validate({"window": {"start_seconds": 0.1, "length_seconds": 0.00001}, "tempo": 2.0})
+    audio, content = render_mp3(stems, spec, RATE, 128)
+    assert audio.shape == render(stems, spec, RATE).shape == (0, 2)
+    assert content == encode_mp3(audio, RATE, bitrate_kbps=128)
