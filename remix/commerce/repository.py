@@ -531,9 +531,17 @@ def _pg_unnest(table: Table, rows: list[dict[str, Any]], prefix: str) -> tuple[s
 
 @lru_cache(maxsize=64)
 def _unnest_insert_sql(table: Table, columns: tuple[str, ...], prefix: str) -> str:
-    dialect = postgresql.dialect()
-    arrays = ", ".join(f"CAST(:{prefix}{name} AS {table.c[name].type.compile(dialect)}[])" for name in columns)
+    arrays = ", ".join(f"CAST(:{prefix}{name} AS {_array_element_type(table, name)}[])" for name in columns)
     return f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+
+
+def _array_element_type(table: Table, name: str) -> str:
+    """The column's type for the array cast, without a VARCHAR's length: an explicit ``CAST(… AS
+    VARCHAR(255)[])`` silently truncates a longer value (a too-long event id was stored cut short and the
+    delivery answered ``duplicate``), whereas the INSERT's own assignment to the column rejects it
+    ("value too long": a DataError, which the webhook answers with 400)."""
+    compiled = str(table.c[name].type.compile(postgresql.dialect()))
+    return "VARCHAR" if compiled.startswith("VARCHAR(") else compiled
 
 
 @lru_cache(maxsize=64)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from remix.commerce import group_commit, webhooks
 from remix.commerce.allocation import allocate_shares
-from remix.commerce.models import Entitlement, LedgerTransaction, License
+from remix.commerce.models import Entitlement, LedgerTransaction, License, ProviderEvent
 from tests.commerce.conftest import SPLIT, Shop, deliver, event, payment_succeeded, refund_created
 from tests.commerce.test_ledger import reconciliation_ok, statement
 
@@ -101,3 +101,23 @@ def test_a_bad_event_in_a_batch_gets_its_error_and_the_others_post(
     for payment in payments:  # posted and committed: a redelivery changes nothing
         assert deliver(shop.client, payment).json()["status"] == "duplicate"
     reconciliation_ok(shop)
+
+
+def test_an_event_id_too_long_to_store_is_refused_not_answered_duplicate(shop: Shop) -> None:
+    """PostgreSQL holds at most 255 characters of an event id. An event with a longer one must get a 400
+    (Stripe shows the failed delivery) with nothing stored — never a 200 ``duplicate`` for an event that
+    was not applied, nor a truncated id that a different event would then collide with. SQLite does not
+    enforce the length, so there the event is simply posted."""
+    order = shop.order()["order"]
+    payment = payment_succeeded(order["payment_intent_id"], 999, "EUR")
+    payment["id"] = "evt_" + "x" * 300
+    response = deliver(shop.client, payment)
+
+    with shop.client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        stored = session.scalar(select(func.count()).select_from(ProviderEvent))
+    if shop.client.app.state.settings.database_url.startswith("postgresql"):  # type: ignore[attr-defined]
+        assert response.status_code == 400, response.text
+        assert stored == 0 and sales_and_refunds(shop) == []
+    else:
+        assert response.status_code == 200 and response.json()["status"] == "processed", response.text
+        assert stored == 1 and [kind for kind, _ in sales_and_refunds(shop)] == ["sale"]
