@@ -95,6 +95,8 @@ class LiveHub:
         self.rules = TTLCache(max(config.consent_recheck_seconds, 2.0))
         self._sessions = 0
         self._checks: dict[Hashable, asyncio.Future[None]] = {}
+        # Every check thread still running, also those consent news made _checks forget (see session_ended).
+        self._running_checks: set[asyncio.Future[None]] = set()
         self._lock = asyncio.Lock()
         self._pipeline_lock = threading.Lock()
         # Production mode sets a source of consent news (Redis pub/sub), listened to while sessions are open;
@@ -126,14 +128,14 @@ class LiveHub:
             self._sessions -= 1
             if self._sessions == 0:
                 # No session left: stop the scheduler task so nothing outlives the event loop (tests, shutdown),
-                # and let a consent check still running in its thread finish (it holds a database connection).
-                running = [check for check in self._checks.values() if not check.done()]
-                if running:
-                    await asyncio.wait(running, timeout=CHECK_DRAIN_SECONDS)
+                # then let a consent check still running in its thread finish (it holds a database connection).
+                # The stops come first, so a cancelled close still stops them.
                 await self.scheduler.stop()
                 await self.mixer.stop()
                 if self.consent_news_source is not None:
                     self.consent_news_source.stop()
+                if self._running_checks:
+                    await asyncio.wait(list(self._running_checks), timeout=CHECK_DRAIN_SECONDS)
 
     async def shared_check(self, key: Hashable, check: Callable[[], None]) -> None:
         """Run ``check`` in a thread, once for every session asking about ``key`` at the same time.
@@ -145,6 +147,8 @@ class LiveHub:
         if task is None or task.done():
             task = asyncio.ensure_future(asyncio.to_thread(check))
             self._checks[key] = task
+            self._running_checks.add(task)
+            task.add_done_callback(self._running_checks.discard)
             task.add_done_callback(lambda done: self._checks.pop(key, None) if self._checks.get(key) is done else None)
         await asyncio.shield(task)
 

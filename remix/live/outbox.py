@@ -63,7 +63,7 @@ class Outbox:
 
     @property
     def _low_mark(self) -> int:
-        return self.max_replies // 2
+        return max(1, self.max_replies // 2)
 
     async def room_for_replies(self, timeout: float = ROOM_TIMEOUT_S) -> None:
         """Return at once while fewer than half of ``max_replies`` replies wait; otherwise wait until the sender
