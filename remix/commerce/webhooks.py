@@ -53,6 +53,8 @@ def verify(payload: bytes, signature: str | None, secret: str, tolerance: int) -
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         raise BadRequest(f"webhook signature rejected: {exc.user_message or exc}") from exc
+    except UnicodeDecodeError as exc:  # verify_header decodes the body as UTF-8 before checking anything
+        raise BadRequest("webhook body is not a JSON event") from exc
     try:
         event = json.loads(payload)
     except ValueError as exc:

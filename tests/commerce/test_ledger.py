@@ -230,6 +230,10 @@ def test_bad_webhooks_are_rejected_or_ignored_and_never_post(shop: Shop) -> None
     r = c.post("/api/commerce/stripe/webhook", content=malformed,
                headers={"Stripe-Signature": stripe_signature(malformed)})
     assert r.status_code == 400 and r.json()["error"] == "BadRequest"
+    not_utf8 = b'{"id": "evt_3", "type": "\xff"}'  # signed or not, a body that is not text is a bad request
+    for signature in (stripe_signature(not_utf8), "t=1,v1=forged"):
+        r = c.post("/api/commerce/stripe/webhook", content=not_utf8, headers={"Stripe-Signature": signature})
+        assert r.status_code == 400 and r.json()["error"] == "BadRequest", r.text
     shapeless = json.dumps({"id": "evt_2", "type": "payment_intent.succeeded"}).encode()
     r = c.post("/api/commerce/stripe/webhook", content=shapeless,
                headers={"Stripe-Signature": stripe_signature(shapeless)})
