@@ -11,10 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from remix.catalog.consent import check_use_of_tracks
+from remix.catalog.models import Scope
 from remix.commerce import group_commit, webhooks
 from remix.commerce.allocation import allocate_shares
 from remix.commerce.models import Entitlement, LedgerTransaction, License, ProviderEvent
-from tests.commerce.conftest import SPLIT, Shop, deliver, event, payment_succeeded, refund_created
+from tests.commerce.conftest import SPLIT, Shop, deliver, event, payment_succeeded, refund_created, wav_bytes
 from tests.commerce.test_ledger import reconciliation_ok, statement
 
 
@@ -121,3 +123,23 @@ def test_an_event_id_too_long_to_store_is_refused_not_answered_duplicate(shop: S
     else:
         assert response.status_code == 200 and response.json()["status"] == "processed", response.text
         assert stored == 1 and [kind for kind, _ in sales_and_refunds(shop)] == ["sale"]
+
+
+def test_consent_of_several_tracks_is_decided_for_each_track(shop: Shop) -> None:
+    """The batch's one consent query (check_use_of_tracks) must not let one track's grant cover another's
+    stems: alpha's album grant covers alpha's stems only; beta's stems, without a grant, stay uncovered; a
+    track without stems is covered by nothing (its paid order would need a refund)."""
+    beta = shop.world.track_ids["beta"]
+    r = shop.client.post(f"/api/tracks/{beta}/stems", headers=shop.h("beta"), data={"stem_name": "keys"},
+                         files={"file": ("keys.wav", wav_bytes(220.0), "audio/wav")})
+    assert r.status_code == 201, r.text
+    beta_stem = r.json()["id"]
+    missing_track = 2**31 - 1
+    with shop.client.app.state.sessionmaker() as session:  # type: ignore[attr-defined]
+        decisions = check_use_of_tracks(session, Scope.sell_extended, [beta, shop.track_id, missing_track])
+
+    alpha = decisions[shop.track_id]
+    assert alpha.allowed and len(alpha.grant_for_asset) == 2 and alpha.grant_ids == [shop.grant_id]
+    assert not decisions[beta].allowed and decisions[beta].uncovered == (beta_stem,)
+    assert decisions[beta].grant_for_asset == {}
+    assert decisions[missing_track].grant_for_asset == {} and decisions[missing_track].uncovered == ()
