@@ -76,9 +76,14 @@ def _payment_intent_of(event_type: str, obj: dict[str, Any]) -> str | None:
 
 
 def _when(event: dict[str, Any]) -> datetime:
+    """When the event happened by Stripe's clock (``created``, Unix seconds); the time of receipt when it is
+    missing or not a time this platform can represent (e.g. milliseconds by mistake): never a 500 on retry."""
     created = event.get("created")
     if isinstance(created, int) and created > 0:
-        return datetime.fromtimestamp(created, UTC)
+        try:
+            return datetime.fromtimestamp(created, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
     return utcnow()
 
 

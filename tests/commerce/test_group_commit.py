@@ -143,3 +143,14 @@ def test_consent_of_several_tracks_is_decided_for_each_track(shop: Shop) -> None
     assert not decisions[beta].allowed and decisions[beta].uncovered == (beta_stem,)
     assert decisions[beta].grant_for_asset == {}
     assert decisions[missing_track].grant_for_asset == {} and decisions[missing_track].uncovered == ()
+
+
+def test_an_event_time_out_of_range_falls_back_to_the_time_of_receipt() -> None:
+    # A signed event whose `created` is in milliseconds (or garbage) must not answer 500 on every retry.
+    from datetime import UTC, datetime, timedelta
+
+    from remix.commerce.webhooks import _when
+
+    for created in (10**15, 2**62):
+        assert abs(_when({"created": created}) - datetime.now(UTC)) < timedelta(minutes=1)
+    assert _when({"created": 1_700_000_000}) == datetime.fromtimestamp(1_700_000_000, UTC)
