@@ -31,7 +31,7 @@ from remix.scale.frames import FRAME_STREAM, WORKER_GROUP
 from remix.scale.session_store import KEY_PREFIX
 from tests.commerce.conftest import Shop, payment_succeeded, stripe_signature
 from tests.faults.cluster import RedisServer, ServiceProcess, api_process, service_env, wait_until, worker_process
-from tests.visuals.conftest import artwork_images, png_bytes
+from tests.live.conftest import train_approved_tiny_model
 
 FAN_MIX = {"tempo": 1.2, "stems": {"bass": {"gain_db": -6.0}}}
 
@@ -63,7 +63,7 @@ def cluster(database_url: str, request: pytest.FixtureRequest, tmp_path: Path) -
         r = world.client.post("/api/consent/grants", json={"scope": scope, "album_id": shop.album_id},
                               headers=world.headers("alpha"))
         assert r.status_code == 201, r.text
-    _train_tiny_visual_model(shop)
+    train_approved_tiny_model(shop.world, shop.album_id)
     settings = world.client.app.state.settings  # type: ignore[attr-defined]
     redis_server = RedisServer(tmp_path / "redis")
     redis_server.start()
@@ -83,24 +83,6 @@ def cluster(database_url: str, request: pytest.FixtureRequest, tmp_path: Path) -
         for process in processes:
             process.stop()
         redis_server.stop()
-
-
-def _train_tiny_visual_model(shop: Shop) -> None:
-    """A live visual model for the album: 2 training steps of the tiny preset, approved by its artist."""
-    world = shop.world
-    image, caption = artwork_images()[0]
-    r = world.client.post(f"/api/albums/{shop.album_id}/artwork", headers=world.headers("alpha"),
-                          data={"title": "Orange", "caption": caption},
-                          files={"file": ("art.png", png_bytes(image), "image/png")})
-    assert r.status_code == 201, r.text
-    r = world.client.post(f"/api/albums/{shop.album_id}/visual-models", headers=world.headers("alpha"),
-                          json={"preset": "tiny", "steps": 2, "seed": 1})
-    assert r.status_code == 202, r.text
-    model_id = r.json()["id"]
-    wait_until(lambda: world.client.get(f"/api/visual-models/{model_id}", headers=world.headers("alpha"))
-               .json()["status"] != "training", 120, "the tiny model trains", interval=0.1)
-    r = world.client.post(f"/api/visual-models/{model_id}/approve", headers=world.headers("alpha"))
-    assert r.status_code == 200, r.text
 
 
 class FrameClock:

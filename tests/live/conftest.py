@@ -81,20 +81,18 @@ def live_track(world: World, short_stems: dict[str, Path], _live_setup: None) ->
     return LiveTrack(world, track_id, album_id, world.artist_ids["alpha"], stem_ids, grants)
 
 
-@pytest.fixture
-def visual_track(live_track: LiveTrack) -> LiveTrack:
-    """The same track, with a tiny visual model trained on the album's artwork (2 steps) and approved."""
-    world = live_track.world
+def train_approved_tiny_model(world: World, album_id: int) -> int:
+    """A live visual model for the album (its artist holds a live train_visual grant): artwork uploaded, 2 steps
+    of the tiny preset trained and approved by the artist. Returns the model id."""
     image, caption = artwork_images()[0]
-    r = world.client.post(f"/api/albums/{live_track.album_id}/artwork", headers=world.headers("alpha"),
+    r = world.client.post(f"/api/albums/{album_id}/artwork", headers=world.headers("alpha"),
                           data={"title": "Orange", "caption": caption},
                           files={"file": ("art.png", png_bytes(image), "image/png")})
     assert r.status_code == 201, r.text
-    live_track.grant_ids["train_visual"] = grant(world, "train_visual", live_track.album_id)
-    r = world.client.post(f"/api/albums/{live_track.album_id}/visual-models", headers=world.headers("alpha"),
+    r = world.client.post(f"/api/albums/{album_id}/visual-models", headers=world.headers("alpha"),
                           json={"preset": "tiny", "steps": 2, "seed": 1})
     assert r.status_code == 202, r.text
-    model_id = r.json()["id"]
+    model_id: int = r.json()["id"]
     deadline = time.monotonic() + 120
     while (status := world.client.get(f"/api/visual-models/{model_id}",
                                       headers=world.headers("alpha")).json()["status"]) == "training":
@@ -103,6 +101,14 @@ def visual_track(live_track: LiveTrack) -> LiveTrack:
     assert status == "awaiting_approval"
     r = world.client.post(f"/api/visual-models/{model_id}/approve", headers=world.headers("alpha"))
     assert r.status_code == 200, r.text
+    return model_id
+
+
+@pytest.fixture
+def visual_track(live_track: LiveTrack) -> LiveTrack:
+    """The same track, with a tiny visual model trained on the album's artwork (2 steps) and approved."""
+    live_track.grant_ids["train_visual"] = grant(live_track.world, "train_visual", live_track.album_id)
+    train_approved_tiny_model(live_track.world, live_track.album_id)
     return live_track
 
 
