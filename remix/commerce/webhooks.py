@@ -163,9 +163,8 @@ def _apply_sales(session: Session, settings: Settings, events: list[dict[str, An
     sales: list[ledger.Sale] = []
     paying: set[int] = set()
     for event in events:
-        obj = event["data"]["object"]
-        pi = obj.get("id") if event["type"].startswith("payment_intent.") else obj.get("payment_intent")
-        order = orders.get(pi) if isinstance(pi, str) else None
+        pi = _payment_intent_of(event["type"], event["data"]["object"])
+        order = orders.get(pi) if pi is not None else None
         refused = _sale_refused(event, order)
         if refused is not None:
             results[event["id"]] = (EventStatus.ignored, refused)
@@ -216,13 +215,6 @@ def _amount(obj: dict[str, Any], key: str = "amount") -> int | None:
 def _currency_matches(order: Order | repository.PayableOrder, obj: dict[str, Any]) -> bool:
     currency = obj.get("currency")
     return isinstance(currency, str) and currency.upper() == order.currency
-
-
-def _on_payment_succeeded(session: Session, settings: Settings, event: dict[str, Any],
-                          obj: dict[str, Any]) -> tuple[EventStatus, str]:
-    pi = _payment_intent_of(event["type"], obj)
-    orders = repository.lock_orders_for_payment_intents(session, [pi] if pi else [])
-    return _apply_sales(session, settings, [event], orders)[event["id"]]
 
 
 def _on_payment_failed(session: Session, settings: Settings, event: dict[str, Any],
@@ -321,9 +313,9 @@ def _on_dispute_closed(session: Session, settings: Settings, event: dict[str, An
 
 
 Handler = Any
+# Every event type but the sales (SALE_TYPES), which receive_batch applies set-based through _apply_sales and
+# which are never stored as deferred, so _apply never sees one.
 HANDLERS: dict[str, Handler] = {
-    "payment_intent.succeeded": _on_payment_succeeded,
-    "checkout.session.completed": _on_payment_succeeded,
     "payment_intent.payment_failed": _on_payment_failed,
     "refund.created": _on_refund,
     "refund.updated": _on_refund,
