@@ -222,50 +222,50 @@ class LiveRuntime:
                  SDPBackend.MATH]
         return sdpa_kernel(order, set_priority=True)
 
-    def _padded(self, x: torch.Tensor, run: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """``run`` over ``x`` in chunks padded to the buckets (a compiled codec sees only bucket shapes)."""
-        if not (self._compiled_codec and self.buckets):
-            return run(x)
+    def _in_buckets(self, run: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+        """``run`` over the batch rows of ``inputs`` (all the same length) in chunks of at most the largest bucket,
+        each padded up to its bucket with copies of its last row (real inputs, and rows that are thrown away);
+        one call when there are no buckets. The output is a new tensor (never a CUDA graph's reused buffer)."""
+        if not self.buckets:
+            return torch.cat([run(*inputs)])
         limit, outputs = self.buckets[-1], []
-        for start in range(0, len(x), limit):
-            chunk = x[start:start + limit]
-            size = bucket_for(len(chunk), self.buckets)
-            if size > len(chunk):
-                chunk = torch.cat([chunk, chunk[-1:].expand(size - len(chunk), *chunk.shape[1:])])
-            outputs.append(run(chunk)[:min(limit, len(x) - start)].clone())
+        for start in range(0, len(inputs[0]), limit):
+            chunks = [x[start:start + limit] for x in inputs]
+            count = len(chunks[0])
+            size = bucket_for(count, self.buckets)
+            if size > count:
+                chunks = [torch.cat([x, x[-1:].expand(size - count, *x.shape[1:])]) for x in chunks]
+            outputs.append(run(*chunks)[:count])
         return torch.cat(outputs)
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Pixels → latents on the device (float32)."""
-        return self._padded(pixels, self.codec.encode_on_device).to(self.device)
+        """Pixels → latents on the device (float32); bucket-padded when the codec is compiled."""
+        if not self._compiled_codec:
+            return self.codec.encode_on_device(pixels).to(self.device)
+        return self._in_buckets(self.codec.encode_on_device, pixels).to(self.device)
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
-        """Latents → pixels, left where the codec ran (float32)."""
-        return self._padded(latents, self.codec.decode_on_device)
+        """Latents → pixels, left where the codec ran (float32); bucket-padded when the codec is compiled."""
+        if not self._compiled_codec:
+            return self.codec.decode_on_device(latents)
+        return self._in_buckets(self.codec.decode_on_device, latents)
 
     def denoise(self, unet: Any, latents: torch.Tensor, timestep: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """One pass of ``unet`` (the pipeline's: a LoRA view activates its adapter on the shared module) over
         ``latents`` (float32, on the device), in chunks padded to the buckets; float32 out."""
-        limit = self.buckets[-1] if self.buckets else len(latents)
-        outputs = []
-        for start in range(0, len(latents), limit):
-            x, c = latents[start:start + limit], cond[start:start + limit]
-            count = len(x)
-            size = bucket_for(count, self.buckets) if self.buckets else count
-            if size > count:  # copies of the last frame: real inputs, and rows that are thrown away
-                x = torch.cat([x, x[-1:].expand(size - count, *x.shape[1:])])
-                c = torch.cat([c, c[-1:].expand(size - count, *c.shape[1:])])
+
+        def run(x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
             x, c = x.to(dtype=self.dtype), c.to(dtype=self.dtype)
             if self.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             # A device tensor with the batch's shape: a Python or CPU scalar would be baked into a compiled graph.
-            t = timestep.to(self.device).expand(size)
+            t = timestep.to(self.device).expand(len(x))
             # The built-in calling convention (LoRA views accept it too): the embedding as one token + class labels.
             with self._attention():
                 out: torch.Tensor = unet(x, t, encoder_hidden_states=c.unsqueeze(1), class_labels=c).sample
-            outputs.append(out[:count].float())
-        return torch.cat(outputs)
+            return out.float()
 
+        return self._in_buckets(run, latents, cond)
 
 def denoiser_module(pipeline: ArtworkDiffusionPipeline) -> torch.nn.Module:
     """The ``nn.Module`` that denoises: the pipeline's UNet, or a LoRA view's shared base UNet."""
