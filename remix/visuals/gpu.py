@@ -136,10 +136,10 @@ class TinyLatentCodec(AutoencoderLatentCodec):
         self.scaling_factor = float(config["scaling_factor"])
         self.channels_last = True  # load_tiny_codec puts the weights in channels-last memory on a GPU
 
-    def _to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
+    def _encode_placed(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.vae.encode(pixels).latents * self.scaling_factor
 
-    def _to_pixels(self, latents: torch.Tensor) -> torch.Tensor:
+    def _decode_placed(self, latents: torch.Tensor) -> torch.Tensor:
         return self.vae.decode(latents / self.scaling_factor).sample
 
 

@@ -93,10 +93,10 @@ class VaeLatentCodec(AutoencoderLatentCodec):
         self.scaling_factor = float(vae.config["scaling_factor"])
         self.shift_factor = float(vae.config.get("shift_factor") or 0.0)
 
-    def _to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
+    def _encode_placed(self, pixels: torch.Tensor) -> torch.Tensor:
         return (self.vae.encode(pixels).latent_dist.mean - self.shift_factor) * self.scaling_factor
 
-    def _to_pixels(self, latents: torch.Tensor) -> torch.Tensor:
+    def _decode_placed(self, latents: torch.Tensor) -> torch.Tensor:
         return self.vae.decode(latents / self.scaling_factor + self.shift_factor).sample
 
 

@@ -53,11 +53,7 @@ class PatchLatentCodec:
     decode_on_device = decode
 
     def to_pixels(self, image: Image.Image) -> torch.Tensor:
-        """A PIL image → ``[3,S,S]`` in [-1, 1] (centre-cropped to a square, resized)."""
-        side = (self.image_size, self.image_size)
-        square = center_square(image.convert("RGB")).resize(side, Image.Resampling.BICUBIC)
-        array = np.asarray(square, dtype=np.float32) / 127.5 - 1.0
-        return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+        return image_pixels(image, self.image_size)
 
 
 class AutoencoderLatentCodec:
@@ -65,7 +61,7 @@ class AutoencoderLatentCodec:
 
     ``encode``/``decode`` take and give CPU float32, like the patch fold; the ``*_on_device`` forms leave the
     result on the autoencoder's device (the live loop keeps latents and frames there). Subclasses say how
-    their model maps placed pixels to latents and back (:meth:`_to_latents`, :meth:`_to_pixels`)."""
+    their model maps placed pixels to latents and back (:meth:`_encode_placed`, :meth:`_decode_placed`)."""
 
     channels_last = False  # weights in channels-last memory on a GPU: inputs are laid out the same way
 
@@ -88,19 +84,19 @@ class AutoencoderLatentCodec:
         # Inputs in the weights' layout spare a conversion in every layer.
         return x.contiguous(memory_format=torch.channels_last) if x.is_cuda and self.channels_last else x
 
-    def _to_latents(self, pixels: torch.Tensor) -> torch.Tensor:
+    def _encode_placed(self, pixels: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _to_pixels(self, latents: torch.Tensor) -> torch.Tensor:
+    def _decode_placed(self, latents: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     @torch.no_grad()
     def encode_on_device(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self._to_latents(self._place(pixels)).float()
+        return self._encode_placed(self._place(pixels)).float()
 
     @torch.no_grad()
     def decode_on_device(self, latents: torch.Tensor) -> torch.Tensor:
-        return self._to_pixels(self._place(latents)).float()
+        return self._decode_placed(self._place(latents)).float()
 
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.encode_on_device(pixels).cpu()
@@ -109,11 +105,14 @@ class AutoencoderLatentCodec:
         return self.decode_on_device(latents).cpu()
 
     def to_pixels(self, image: Image.Image) -> torch.Tensor:
-        """A PIL image → ``[3,S,S]`` in [-1, 1] (centre-cropped to a square, resized)."""
-        side = (self.image_size, self.image_size)
-        square = center_square(image.convert("RGB")).resize(side, Image.Resampling.BICUBIC)
-        array = np.asarray(square, dtype=np.float32) / 127.5 - 1.0
-        return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+        return image_pixels(image, self.image_size)
+
+
+def image_pixels(image: Image.Image, size: int) -> torch.Tensor:
+    """A PIL image → ``[3,size,size]`` in [-1, 1] (centre-cropped to a square, resized): every codec's input."""
+    square = center_square(image.convert("RGB")).resize((size, size), Image.Resampling.BICUBIC)
+    array = np.asarray(square, dtype=np.float32) / 127.5 - 1.0
+    return torch.from_numpy(array).permute(2, 0, 1).contiguous()
 
 
 def center_square(image: Image.Image) -> Image.Image:
