@@ -21,6 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from remix.live.signal import Signal
+
 
 class OutboxOverflow(Exception):
     """The client stopped reading: too many replies are waiting."""
@@ -46,7 +48,7 @@ class Outbox:
         self._audio: deque[bytes] = deque()
         self._image: bytes | None = None
         self._ready = asyncio.Event()
-        self._drained = asyncio.Event()  # set by the sender once the replies waiting are under the low mark
+        self._drained = Signal()  # set by the sender once the replies waiting are under the low mark
         self._closed = False
         self.overflowed = False
         self.stats = OutboxStats()
@@ -71,11 +73,9 @@ class Outbox:
         if len(self._replies) < self._low_mark or self._closed:
             return
         self._drained.clear()
-        try:
-            await asyncio.wait_for(self._drained.wait(), timeout)
-        except TimeoutError:
+        if not await self._drained.wait(timeout):
             raise OutboxOverflow(f"{len(self._replies)} replies still waiting after {timeout:g} s; "
-                                 "the client is not reading") from None
+                                 "the client is not reading")
 
     def image(self, frame: bytes) -> None:
         if self._closed:
