@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from remix.errors import InvalidMedia, RemixError
 from remix.live.audio import AudioChunk, render_chunk, spec_for_window
+from remix.live.loop_task import LoopTask
 from remix.live.signal import Signal
 
 logger = logging.getLogger(__name__)
@@ -203,22 +204,17 @@ class AudioRenderer:
         self._max_in_flight = max(1, workers) * 2  # one rendering and one waiting per mixer: no idle gaps
         self._budget = float(self._max_in_flight)  # batches allowed in flight now (lowered when the loop is late)
         self._wake = Signal()
-        self._task: asyncio.Task[None] | None = None
+        self._background = LoopTask("live-mixer", self._run)
         self._logged = 0.0
         self._decoded: set[tuple[tuple[StemFile, ...], int]] = set()
         self._cursor = 0  # where the next step starts asking sessions (round robin)
         self.stats = MixerStats()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="live-mixer")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
     def register(self, session_id: str, client: ChunkClient) -> None:
         self._clients[session_id] = client

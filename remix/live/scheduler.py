@@ -9,13 +9,14 @@ a slow client is the callback's problem (it drops frames it cannot send), never 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+
+from remix.live.loop_task import LoopTask
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +61,14 @@ class RenderScheduler(Generic[Req, Res]):
         self._max_wait = max_wait_ms / 1000
         self._slots: dict[Hashable, _Slot[Req, Res]] = {}
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._background = LoopTask("render-scheduler", self._run)
         self.stats = SchedulerStats()
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="render-scheduler")
+        self._background.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._background.stop()
 
     def register(self, session_id: Hashable, deliver: Deliver[Res],
                  on_failed: Callable[[], None] | None = None) -> None:
