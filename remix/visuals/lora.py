@@ -45,6 +45,7 @@ from remix.visuals.training import (
     TrainingDiverged,
     TrainingExample,
     TrainingStopped,
+    require_training_examples,
 )
 
 TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")
@@ -375,10 +376,7 @@ def train_lora(identity: BaseIdentity, examples: Sequence[TrainingExample], conf
                progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
                ) -> TrainedLora:
     """Train a LoRA on ``examples`` alone; the base's own weights are frozen and never written anywhere."""
-    if not examples:
-        raise ValueError("`examples` is empty: there is no approved artwork to train on")
-    if any(not e.caption.strip() for e in examples):
-        raise ValueError("every artwork needs a caption to train on")
+    require_training_examples(examples)
     from peft import LoraConfig
     from peft.utils import get_peft_model_state_dict
 

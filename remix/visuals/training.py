@@ -143,6 +143,14 @@ class ArtworkAugmenter:
         return torch.stack(crops)
 
 
+def require_training_examples(examples: Sequence[TrainingExample]) -> None:
+    """Both kinds of training refuse up front to start without approved artwork or with an uncaptioned image."""
+    if not examples:
+        raise ValueError("`examples` is empty: there is no approved artwork to train on")
+    if any(not e.caption.strip() for e in examples):
+        raise ValueError("every artwork needs a caption to train on")
+
+
 def train_from_scratch(
     examples: Sequence[TrainingExample],
     config: TrainingConfig,
@@ -152,10 +160,7 @@ def train_from_scratch(
     should_stop: Callable[[], bool] | None = None,
 ) -> ArtworkDiffusionPipeline:
     """Train a UNet from random initialisation on ``examples`` alone; deterministic for a given config on CPU."""
-    if not examples:
-        raise ValueError("`examples` is empty: there is no approved artwork to train on")
-    if any(not e.caption.strip() for e in examples):
-        raise ValueError("every artwork needs a caption to train on")
+    require_training_examples(examples)
     device = ArtworkDiffusionPipeline.best_device()[0]
     torch.manual_seed(config.seed)
     unet = config.build_unet()
