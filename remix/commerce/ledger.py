@@ -23,7 +23,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event as orm_events
+from sqlalchemy.orm import Session, SessionTransaction
 
 from remix.commerce import repository
 from remix.commerce.allocation import allocate_shares
@@ -122,11 +123,36 @@ def next_period(period: str) -> str:
     return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
 
 
-def open_period_for(session: Session, at: datetime, locked: set[str] | None = None) -> str:
+LOCKED_PERIODS = "remix.commerce.ledger.locked_periods"
+
+
+def locked_periods(session: Session) -> set[str]:
+    """The locked periods, read once per transaction and true until it commits: no period can be locked
+    meanwhile, so nothing this transaction posts lands in a period locked before it commits.
+
+    PostgreSQL: the first call takes the period locks' advisory lock (shared) in its own statement, then reads
+    them (:func:`repository.hold_period_locks`); :func:`remix.commerce.statements.lock_period` takes it
+    exclusively, so it waits for every posting that has read them to commit. SQLite needs nothing: a posting
+    reads them after its transaction's first write (a webhook batch stores its events first), so it holds
+    the database's only write lock — a period lock cannot commit before the posting does, and in WAL mode a
+    transaction that writes always reads the latest commit."""
+    locked: set[str] | None = session.info.get(LOCKED_PERIODS)
+    if locked is None:
+        repository.hold_period_locks(session, exclusive=False)
+        locked = session.info[LOCKED_PERIODS] = repository.locked_periods(session)
+    return locked
+
+
+@orm_events.listens_for(Session, "after_transaction_end")
+def _forget_locked_periods(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the lock went with the transaction: the next one reads them again
+        session.info.pop(LOCKED_PERIODS, None)
+
+
+def open_period_for(session: Session, at: datetime) -> str:
     """The period a posting for something that happened at ``at`` lands in: its own month, or the first
-    unlocked month after it (a locked period never changes; corrections post into the next one).
-    ``locked`` (the locked periods, read once per batch) saves the query."""
-    locked = repository.locked_periods(session) if locked is None else locked
+    unlocked month after it (a locked period never changes; corrections post into the next one)."""
+    locked = locked_periods(session)
     period = period_of(at)
     while period in locked:
         period = next_period(period)
@@ -219,7 +245,6 @@ def post_sales(session: Session, sales: list[Sale]) -> None:
     for sale in sales:
         needs[sale.order.currency].update(payee for payee, _ in lines_of[sale.order.split_sheet_id])
     ids = _account_ids(session, needs)
-    locked = repository.locked_periods(session)
     posted_at = utcnow()
     postings = []
     for sale in sales:
@@ -230,7 +255,7 @@ def post_sales(session: Session, sales: list[Sale]) -> None:
         postings.append(({
             "source_key": key, "kind": TransactionKind.sale, "order_id": order.id,
             "split_sheet_id": order.split_sheet_id, "currency": order.currency, "amount_minor": order.amount_minor,
-            "period": open_period_for(session, sale.occurred_at, locked), "provider_event_id": sale.provider_event_id,
+            "period": open_period_for(session, sale.occurred_at), "provider_event_id": sale.provider_event_id,
             "occurred_at": sale.occurred_at, "posted_at": posted_at,
         }, entries))
     repository.add_transactions(session, postings)

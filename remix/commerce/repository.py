@@ -258,6 +258,24 @@ def locked_periods(session: Session) -> set[str]:
     return set(session.execute(_LOCKED_PERIODS).scalars())
 
 
+# PostgreSQL transaction-level advisory lock over the set of locked periods (the audit chain's is 724101):
+# postings hold it shared from before they read that set until they commit, locking a period holds it
+# exclusively, so a period cannot be locked between a posting's read and its commit.
+PERIOD_LOCKS_ADVISORY_KEY = 724102
+_PERIOD_LOCKS_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({PERIOD_LOCKS_ADVISORY_KEY})")
+_PERIOD_LOCKS_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({PERIOD_LOCKS_ADVISORY_KEY})")
+
+
+def hold_period_locks(session: Session, *, exclusive: bool) -> None:
+    """Until this transaction ends no other can lock a period; ``exclusive`` (locking one), none can post
+    either. Shared holders (postings) never wait for each other. Its own statement, taken before the locked
+    periods are read: under READ COMMITTED a statement sees what committed before it started, so a read after
+    this one sees a lock that committed while it waited. Nothing on SQLite, whose single writer already
+    serialises these transactions (see :func:`remix.commerce.ledger.locked_periods`)."""
+    if _is_postgresql(session):
+        session.execute(_PERIOD_LOCKS_EXCLUSIVE if exclusive else _PERIOD_LOCKS_SHARED)
+
+
 def period_lock(session: Session, period: str) -> PeriodLock | None:
     return session.get(PeriodLock, period)
 

@@ -99,6 +99,9 @@ def lock_period(session: Session, actor: User, period: str) -> PeriodLock:
     check_period(period)
     if period > period_of(utcnow()):
         raise BadRequest(f"period {period} has not started; only current or past periods can be locked")
+    # Waits for every posting that has read the locked periods to commit, and holds off new ones until this
+    # lock commits, so no posting lands in the period after it is locked (see ledger.locked_periods).
+    repository.hold_period_locks(session, exclusive=True)
     if repository.period_lock(session, period) is not None:
         raise Conflict(f"period {period} is already locked")
     lock = PeriodLock(period=period, locked_by=actor.id, locked_at=utcnow())
