@@ -29,44 +29,13 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
-from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import UNet2DConditionModel
 from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
-from tokenizers import pre_tokenizers
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from remix.visuals import lora
 from remix.visuals.operator_base import base_identity
-
-
-def random_sd_base(directory: Path) -> Path:
-    """An SD-shaped pipeline with random weights, saved as an operator would ship it."""
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(
-        sample_size=32, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(64, 128, 256),
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=256,
-        attention_head_dim=8, norm_num_groups=32)
-    vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64, 64, 64), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=32,
-        sample_size=256)
-    chars = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for token in [*chars, *(c + "</w>" for c in chars)]:
-        vocab.setdefault(token, len(vocab))
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=256, intermediate_size=1024, num_attention_heads=4,
-        num_hidden_layers=4, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1))
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       timestep_spacing="trailing", steps_offset=1)
-    pipeline = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                       scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                       requires_safety_checker=False)
-    target = directory / "random-sd-base"
-    pipeline.save_pretrained(target, safe_serialization=True)
-    return target
+from remix.visuals.random_pipeline import save_random_pipeline
 
 
 def random_adapter(identity: object, rank: int, seed: int, directory: Path) -> Path:
@@ -96,7 +65,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        identity = base_identity(args.base or random_sd_base(folder))
+        identity = base_identity(args.base or save_random_pipeline("small", folder / "random-sd-base"))
         paths = [random_adapter(identity, args.rank, seed, folder / f"adapter-{seed}") for seed in (1, 2)]
         load_started = time.perf_counter()
         base = lora.OperatorBase.load(identity)

@@ -1,9 +1,10 @@
 """Benchmark: live visual frames per second, the plain diffusers img2img loop against this project's renderer.
 
-Builds SD-turbo-sized components with random weights from their configs (UNet2DConditionModel ~865 M
-parameters at 64² latents / 512² frames, AutoencoderKL, AutoencoderTiny, a CLIP text encoder; nothing is
-downloaded; the compute is the same as with real weights). ``--tiny`` (the default without CUDA) uses tiny
-configs instead: on a CPU this is a correctness check of the whole path, not a speed figure.
+Builds SD-turbo-sized components with random weights from their configs (size ``sd-turbo`` of
+``remix.visuals.random_pipeline``: UNet2DConditionModel ~865 M parameters at 64² latents / 512² frames,
+AutoencoderKL, AutoencoderTiny, a CLIP text encoder; nothing is downloaded; the compute is the same as with real
+weights). ``--tiny`` (the default without CUDA) uses tiny configs instead: on a CPU this is a correctness check of
+the whole path, not a speed figure.
 
 Every round, each of N concurrent fans asks for its next frame at the same moment (1-step image→image from
 its previous frame, strength 0.5, its own prompt embedding and seed). Measured in one run:
@@ -31,63 +32,23 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
-from diffusers import (
-    AutoencoderKL,
-    AutoencoderTiny,
-    EulerDiscreteScheduler,
-    StableDiffusionImg2ImgPipeline,
-    UNet2DConditionModel,
-)
+from diffusers import AutoencoderKL, StableDiffusionImg2ImgPipeline
 from PIL import Image
-from transformers import CLIPTextConfig, CLIPTextModel
 
 from remix.live.visual import FrameRequest, FrameResult, encode_jpeg, render_frames
 from remix.visuals import gpu, lora
 from remix.visuals.operator_base import BaseIdentity
 from remix.visuals.pipeline import to_image
+from remix.visuals.random_pipeline import SIZES, random_components
 
-TOKENS = 77
-
-
-def sd_turbo_components(tiny: bool) -> dict[str, Any]:
-    """SD-turbo's architecture (SD 2.1: 865 M UNet, OpenCLIP-H-sized text encoder) or a tiny stand-in."""
-    if tiny:
-        unet = UNet2DConditionModel(
-            sample_size=32, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
-            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=32, attention_head_dim=8,
-            norm_num_groups=32)
-        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64),
-                            layers_per_block=1, down_block_types=("DownEncoderBlock2D",) * 2,
-                            up_block_types=("UpDecoderBlock2D",) * 2, norm_num_groups=32, sample_size=64)
-        taesd = AutoencoderTiny(encoder_block_out_channels=(16, 16), decoder_block_out_channels=(16, 16),
-                                num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1))
-        clip = CLIPTextConfig(vocab_size=1000, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-                              num_hidden_layers=2, max_position_embeddings=TOKENS)
-    else:
-        unet = UNet2DConditionModel(
-            sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-            block_out_channels=(320, 640, 1280, 1280),
-            down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-            cross_attention_dim=1024, attention_head_dim=(5, 10, 20, 20), use_linear_projection=True)
-        vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(128, 256, 512, 512),
-                            layers_per_block=2, down_block_types=("DownEncoderBlock2D",) * 4,
-                            up_block_types=("UpDecoderBlock2D",) * 4, sample_size=512, scaling_factor=0.18215)
-        taesd = AutoencoderTiny()  # TAESD's own configuration
-        clip = CLIPTextConfig(vocab_size=49408, hidden_size=1024, intermediate_size=4096, num_attention_heads=16,
-                              num_hidden_layers=23, max_position_embeddings=TOKENS, hidden_act="gelu",
-                              projection_dim=1024)
-    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                       timestep_spacing="trailing", prediction_type="epsilon", steps_offset=1)
-    return {"unet": unet.eval(), "vae": vae.eval(), "taesd": taesd.eval(), "text_encoder": CLIPTextModel(clip).eval(),
-            "scheduler": scheduler}
+# Without CUDA: the tiny size at 64² frames with SD's 77-token context, the shapes this correctness check runs.
+CPU_CHECK_SIZE = replace(SIZES["tiny"], latent_size=32, tokens=77)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -192,39 +153,37 @@ def main() -> None:
     device = torch.device("cuda" if cuda else "cpu")
     dtype = torch.float16 if cuda else torch.float32
 
-    torch.manual_seed(0)
-    parts = sd_turbo_components(tiny)
-    params = sum(p.numel() for p in parts["unet"].parameters())
-    image_size = int(parts["unet"].config["sample_size"]) * 2 ** (len(parts["vae"].config["block_out_channels"]) - 1)
-    for name in ("unet", "text_encoder"):
-        parts[name].to(device=device, dtype=dtype)
+    size = CPU_CHECK_SIZE if tiny else SIZES["sd-turbo"]
+    parts = random_components(size, with_tiny_autoencoder=True, device=device, dtype=dtype)
+    params = sum(p.numel() for p in parts.unet.parameters())
+    image_size = size.image_size
     with torch.inference_mode():
-        ids = torch.randint(0, parts["text_encoder"].config.vocab_size, (max(fan_counts), TOKENS),
+        ids = torch.randint(0, parts.text_encoder.config.vocab_size, (max(fan_counts), size.tokens),
                             generator=torch.Generator().manual_seed(1)).to(device)
-        embeddings = parts["text_encoder"](ids)[0].float().cpu()  # one prompt per fan, encoded once
+        embeddings = parts.text_encoder(ids)[0].float().cpu()  # one prompt per fan, encoded once
     start_frames = torch.rand((max(fan_counts), 3, image_size, image_size),
                               generator=torch.Generator().manual_seed(2)) * 2 - 1
 
     # The peer: diffusers' own img2img pipeline on the same weights (its VAE in the same precision as the UNet),
     # with its own UNet copy: ours compiles its UNet in place, and the peer stays the plain loop.
-    peer_unet = copy.deepcopy(parts["unet"])
-    peer_vae = AutoencoderKL.from_config(parts["vae"].config)
-    peer_vae.load_state_dict(parts["vae"].state_dict())
+    peer_unet = copy.deepcopy(parts.unet)
+    peer_vae = AutoencoderKL.from_config(parts.vae.config)
+    peer_vae.load_state_dict(parts.vae.state_dict())
     peer_vae.to(device=device, dtype=dtype)  # type: ignore[call-arg]
     peer = StableDiffusionImg2ImgPipeline(
-        vae=peer_vae, text_encoder=parts["text_encoder"], tokenizer=None, unet=peer_unet,  # type: ignore[arg-type]
-        scheduler=parts["scheduler"], safety_checker=None, feature_extractor=None,  # type: ignore[arg-type]
+        vae=peer_vae, text_encoder=parts.text_encoder, tokenizer=None, unet=peer_unet,  # type: ignore[arg-type]
+        scheduler=parts.scheduler, safety_checker=None, feature_extractor=None,  # type: ignore[arg-type]
         requires_safety_checker=False)
     peer.set_progress_bar_config(disable=True)
 
     # Ours: the operator base built from the same components (VAE float32, as OperatorBase.load keeps it).
-    parts["vae"].to(device=device)
     identity = BaseIdentity(directory=Path("."), dir_name="random-sd-turbo", pipeline_class="", files={}, sha256="0")
-    base = lora.OperatorBase(identity, parts["unet"], parts["vae"], parts["text_encoder"], None,
-                             parts["scheduler"].config)
+    base = lora.OperatorBase(identity, parts.unet, parts.vae, parts.text_encoder, None, parts.scheduler.config)
     pipeline = base.pipeline(None)
     taesd_dir = Path(tempfile.mkdtemp(prefix="visual-fps-taesd-"))
-    parts["taesd"].save_pretrained(taesd_dir, safe_serialization=True)
+    assert parts.tiny_autoencoder is not None
+    parts.tiny_autoencoder.save_pretrained(taesd_dir, safe_serialization=True)
+    parts.tiny_autoencoder = None  # GPU mode loads its own copy from the directory; this one would only hold memory
 
     def peer_round(fans: int, frames: list[Image.Image]) -> list[float]:
         began, latencies = time.perf_counter(), []

@@ -20,9 +20,9 @@ from remix.scale.frames import decode_requests, decode_results, encode_requests,
 from remix.visuals import gpu, lora
 from remix.visuals.operator_base import base_identity
 from remix.visuals.pipeline import ArtworkDiffusionPipeline, to_image
+from remix.visuals.random_pipeline import save_random_pipeline
 from remix.visuals.text_encoder import SentenceEncoder
 from remix.visuals.training import PRESETS, untrained_pipeline
-from tests.visuals.tiny_sd import build_tiny_sd
 
 PADDED = gpu.RenderMode(buckets=(1, 4))  # 2 or 3 frames run as 4, 8 as two calls of 4
 TOLERANCE = 1e-4  # float rounding of batched matrix products; one 8-bit pixel level is 0.0078
@@ -42,7 +42,7 @@ def builtin(encoder: SentenceEncoder) -> ArtworkDiffusionPipeline:
 
 @pytest.fixture(scope="module")
 def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_sd(tmp_path_factory.mktemp("gpu-base"))
+    return save_random_pipeline("tiny", tmp_path_factory.mktemp("gpu-base") / "tiny-sd-turbo")
 
 
 @pytest.fixture(scope="module")
@@ -221,7 +221,7 @@ def test_a_compiled_tiny_autoencoder_keeps_static_shapes_too(tmp_path: Path) -> 
         return graph.forward
 
     # Its own base and autoencoder: compiling changes the modules in place.
-    view = lora.shared_base(base_identity(build_tiny_sd(tmp_path / "base"))).pipeline(None)
+    view = lora.shared_base(base_identity(save_random_pipeline("tiny", tmp_path / "tiny-sd-turbo"))).pipeline(None)
     taesd = tiny_autoencoder(tmp_path / "taesd")
     requests = fan_requests(view, 3)
     gpu.set_mode(gpu.RenderMode(tiny_vae_dir=taesd))

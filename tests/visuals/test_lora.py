@@ -20,11 +20,11 @@ from remix.visuals import lora
 from remix.visuals import service as visuals
 from remix.visuals.manifest import manifest_hash
 from remix.visuals.operator_base import SETTING, BaseNotConfigured, base_identity, check_base_dir
+from remix.visuals.random_pipeline import save_random_pipeline
 from remix.visuals.training import TrainingExample
 from tests.conftest import World
 from tests.visuals.conftest import artwork_images
 from tests.visuals.test_visual_models_api import grant, render, upload_artwork, wait_for_training
-from tests.visuals.tiny_sd import build_tiny_sd
 
 STEPS = 8
 PROMPT = "ginger tabby cat"
@@ -32,7 +32,7 @@ PROMPT = "ginger tabby cat"
 
 @pytest.fixture(scope="session")
 def tiny_base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_sd(tmp_path_factory.mktemp("operator-base"))
+    return save_random_pipeline("tiny", tmp_path_factory.mktemp("operator-base") / "tiny-sd-turbo")
 
 
 @pytest.fixture
@@ -170,7 +170,7 @@ def test_an_adapter_is_stored_alone_and_loads_only_onto_its_own_base(tiny_base_d
     tensors = load_file(str(adapters["alpha"] / lora.ADAPTER_WEIGHTS))
     assert tensors and all(k.startswith("unet.") and ".lora_" in k for k in tensors)
     assert {k.split(".lora_")[0].rsplit(".", 1)[-1] for k in tensors} >= {"to_q", "to_k", "to_v"}
-    other = build_tiny_sd(tmp_path, seed=1)  # a different base (other weights)
+    other = save_random_pipeline("tiny", tmp_path / "tiny-sd-turbo", seed=1)  # a different base (other weights)
     with pytest.raises(ValueError, match="trained on base 'tiny-sd-turbo'"):
         lora.load_adapter(adapters["alpha"], "elsewhere", base_identity(other))
 
@@ -258,6 +258,6 @@ def test_lora_models_whole_path_two_artists_one_base(world: World, tiny_base_dir
     with factory.begin() as session:
         imported = visuals.import_trained_model(session, settings, None, world.album_ids["alpha"], source)
         assert (imported.base.value, imported.manifest_hash) == ("lora", model["manifest_hash"])
-    settings.visual_base_dir = build_tiny_sd(tmp_path, seed=1)
+    settings.visual_base_dir = save_random_pipeline("tiny", tmp_path / "tiny-sd-turbo", seed=1)
     with factory.begin() as session, pytest.raises(BadRequest, match="trained on base 'tiny-sd-turbo'"):
         visuals.import_trained_model(session, settings, None, world.album_ids["alpha"], source)
