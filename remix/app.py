@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +26,7 @@ from remix.db import close_engine, make_engine, make_sessionmaker, migrate
 from remix.errors import install_error_handlers
 from remix.gc_policy import settle_heap
 from remix.live.endpoints import router as live_router
+from remix.live.mixer import shutdown_mixer_pools
 from remix.ops.endpoints import install_ops
 from remix.provenance.endpoints import router as provenance_router
 from remix.scale.install import install_scale_out
@@ -53,6 +55,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # leaked resource's warning is raised depends on when the collector runs.
             settle_heap()
         yield
+        if settings.environment != "test":
+            # The live mixer processes end with the server (see shutdown_mixer_pools). Tests share one pool
+            # across the hundreds of apps a run builds (a mixer takes seconds to start); it stops at exit.
+            await asyncio.to_thread(shutdown_mixer_pools)
         close_engine(app.state.engine)
 
     if settings.migrate_on_start:

@@ -29,7 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -130,7 +130,8 @@ _pools_lock = threading.Lock()
 def mixer_pool(workers: int) -> Executor:
     """The process's pool of ``workers`` mixer processes (0: one thread, for platforms without processes).
 
-    Shared by every hub of the process (tests build many apps) and shut down when the process exits.
+    Shared by every hub of the process (tests build many apps); a server's app shuts it down with
+    :func:`shutdown_mixer_pools` when it stops, a test run when the process exits.
     """
     with _pools_lock:
         pool = _pools.get(workers)
@@ -148,12 +149,25 @@ def mixer_pool(workers: int) -> Executor:
         return pool
 
 
-@atexit.register
-def _shutdown_pools() -> None:
+def shutdown_mixer_pools(*, wait: bool = True) -> None:
+    """Stop the process's mixer pools: pending chunks are cancelled, running ones finish.
+
+    With ``wait`` the mixers are joined and each pool's queues are closed and released here, which unlinks their
+    named semaphores. A server must do this before it exits: uvicorn ends a graceful shutdown by raising the
+    SIGTERM it caught again with the default action, which kills the process without running ``atexit`` hooks,
+    and the resource tracker then warned about the five semaphores of the pool's two queues. Blocks for as long
+    as the mixers take to exit (about a second): call it from a thread, not the event loop.
+    """
     with _pools_lock:
-        for pool in _pools.values():
-            pool.shutdown(wait=False, cancel_futures=True)
+        pools = list(_pools.values())
         _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=wait, cancel_futures=True)
+
+
+@atexit.register
+def _shutdown_pools_at_exit() -> None:
+    shutdown_mixer_pools(wait=False)  # an interpreter that exits normally (a test run) releases the rest itself
 
 
 class ChunkClient(Protocol):
@@ -330,6 +344,8 @@ class AudioRenderer:
         self._in_flight -= 1
         try:
             results: Sequence[AudioChunk | RemixError | None] = future.result()
+        except CancelledError:  # the server is stopping its mixers (shutdown_mixer_pools): not a failure
+            results = [None] * len(batch)
         except Exception:  # a mixer died (killed, out of memory): those chunks are lost, the next ones are not
             logger.exception("live mixer batch failed")
             results = [None] * len(batch)
