@@ -48,6 +48,11 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def page_width(page: Page) -> int:
+    """How wide the page's content is: wider than the viewport means the whole page scrolls sideways."""
+    return int(page.evaluate("document.documentElement.scrollWidth"))
+
+
 def log_in(page: Page, who: str) -> None:
     """Start a session as the seeded account ``who`` and open the app at its landing page.
 

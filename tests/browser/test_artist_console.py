@@ -9,7 +9,7 @@ import soundfile as sf
 from playwright.sync_api import Browser, Locator, Page, expect
 
 from remix.demo.media import DemoAlbumMedia
-from tests.browser.support import LiveServer, file_payload, log_in, photo_png, shot
+from tests.browser.support import LiveServer, file_payload, log_in, page_width, photo_png, shot
 
 pytestmark = pytest.mark.browser
 
@@ -116,6 +116,22 @@ def test_grant_and_revoke_change_what_the_fan_sees(page: Page, browser: Browser,
     expect(fan_art.get_by_role("img")).to_have_count(0)
     shot(fan_page, "fan-artwork-withheld")
     fan.close()
+
+
+def test_album_page_fits_a_phone(browser: Browser, live_server: LiveServer) -> None:
+    phone = browser.new_context(base_url=live_server.base_url, viewport={"width": 390, "height": 844},
+                                is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    log_in(page, "artist")
+    open_album(page, "Morning Coffee")
+    # The grants table is wider than a phone: it scrolls inside its own box, the page does not.
+    table = page.get_by_role("table", name="Consent grants")
+    expect(table.get_by_role("button", name="Revoke").first).to_be_attached()
+    assert page_width(page) <= 390
+    table.get_by_role("button", name="Revoke").first.scroll_into_view_if_needed()
+    expect(table.get_by_role("button", name="Revoke").first).to_be_in_viewport()
+    shot(page, "artist-album-phone")
+    phone.close()
 
 
 def test_cancelling_the_revoke_dialog_keeps_the_grant(page: Page) -> None:

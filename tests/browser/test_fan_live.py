@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Locator, Page, WebSocket, WebSocketRoute, expect
+from playwright.sync_api import Browser, Locator, Page, WebSocket, WebSocketRoute, expect
 
 from remix.auth.models import User
 from remix.catalog import service as catalog
@@ -19,7 +19,7 @@ from remix.demo.media import DemoAlbumMedia
 from remix.demo.seed import DEMO_VISUAL_MODEL_DIR
 from remix.live.hub import LiveConfig
 from remix.visuals import service as visuals
-from tests.browser.support import LiveServer, log_in, shot
+from tests.browser.support import LiveServer, log_in, page_width, shot
 
 pytestmark = pytest.mark.browser
 
@@ -230,3 +230,17 @@ def test_a_dropped_connection_resumes_the_same_session(page: Page) -> None:
     stage.get_by_role("button", name="Play").click()
     expect(stage.get_by_label("Playhead")).not_to_have_text("0:00.0")
     expect(page.get_by_role("status")).not_to_have_attribute("data-tone", "error")
+
+
+def test_the_artist_reviews_the_demo_models_samples_on_a_phone(browser: Browser, live_server: LiveServer) -> None:
+    """The demo model's sample grid (576 px wide) shrinks to a phone instead of pushing the page sideways."""
+    phone = browser.new_context(base_url=live_server.base_url, viewport={"width": 390, "height": 844},
+                                is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    log_in(page, "artist")
+    page.get_by_role("link", name="Morning Coffee").click()
+    grid = page.get_by_role("region", name="Visual models").get_by_role("img", name="Sample grid")
+    expect(grid).to_have_js_property("complete", True)
+    assert grid.evaluate("img => img.naturalWidth") > 390
+    assert page_width(page) <= 390
+    phone.close()
