@@ -191,6 +191,38 @@ def _render_frames(pipeline: ArtworkDiffusionPipeline, requests: Sequence[FrameR
             for jpeg, p, z in zip(jpegs, pixels, feedback, strict=True)]
 
 
+def warm_up_buckets(pipeline: ArtworkDiffusionPipeline, *, max_batch: int, steps: int,
+                    output_size: int) -> tuple[int, ...]:
+    """Render one throwaway batch at every bucket size a batch of up to ``max_batch`` frames can take, so a
+    compiled UNet (and tiny autoencoder) has built each graph before the first fan's frame arrives; returns the
+    sizes warmed, none when the UNet is not compiled (eager runs need no warming).
+
+    Compiling one bucket of an SD-turbo-sized UNet takes about a minute on an H100; without this, the first
+    fans after a worker starts, and the first time 3, 5, 9 or 17 fans share a model, would wait that long
+    for a frame. Each batch starts from pixels (the encoder's graph) and is then continued from its own
+    latents, as a fan's second frame is, so every shape a live frame can take is built. With LoRA models,
+    each adapter is its own set of graphs: warm each model."""
+    import torch
+
+    from remix.visuals.gpu import bucket_for, live_runtime
+
+    runtime = live_runtime(pipeline)
+    if runtime.mode.compile == "off" or not runtime.buckets:
+        return ()
+    largest = bucket_for(min(max_batch, runtime.buckets[-1]), runtime.buckets)
+    sizes = tuple(b for b in runtime.buckets if b <= largest)
+    embedding = embed_prompt(pipeline, "")
+    grey = torch.zeros((3, runtime.codec.image_size, runtime.codec.image_size))
+    for size in sizes:
+        first = [FrameRequest(embedding=embedding, init=grey, strength=0.5, seed=i, steps=steps,
+                              output_size=output_size) for i in range(size)]
+        frames = render_frames(pipeline, first)
+        render_frames(pipeline, [FrameRequest(embedding=embedding, init=f.pixels, init_latents=f.latents,
+                                              strength=0.5, seed=i, steps=steps, output_size=output_size)
+                                 for i, f in enumerate(frames)])
+    return sizes
+
+
 _SCHEDULERS: weakref.WeakKeyDictionary[Any, dict[int, Any]] = weakref.WeakKeyDictionary()
 _SCHEDULERS_LOCK = threading.Lock()
 

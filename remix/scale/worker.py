@@ -28,7 +28,8 @@ from sqlalchemy import select
 
 from remix.config import Settings
 from remix.db import close_engine, make_engine, make_sessionmaker
-from remix.live.visual import FrameRequest, render_frames
+from remix.live.hub import LiveConfig
+from remix.live.visual import FrameRequest, render_frames, warm_up_buckets
 from remix.scale.frames import (
     CLAIM_IDLE_MS,
     FRAME_STREAM,
@@ -76,7 +77,9 @@ class FrameWorker:
 
     def warm(self, limit: int = 8) -> list[int]:
         """Load the newest live visual models before taking work, so a fresh worker's first frames are not
-        seconds late (and its first batches are not claimed away while it loads)."""
+        seconds late (and its first batches are not claimed away while it loads). With a compiled UNet
+        (``REMIX_VISUAL_COMPILE``), every batch bucket up to ``max_batch`` is compiled here too, before the
+        worker reads its first batch, instead of a minute per bucket while fans wait."""
         from remix.visuals.models import VisualModel, VisualModelStatus
 
         with self.factory() as session:
@@ -85,7 +88,14 @@ class FrameWorker:
         loaded = []
         for model_id in ids:
             try:
-                self._pipeline(model_id)
+                pipeline = self._pipeline(model_id)
+                started = time.perf_counter()
+                live = LiveConfig()  # the frame steps and size API processes ask for
+                sizes = warm_up_buckets(pipeline, max_batch=self.max_batch, steps=live.frame_steps,
+                                        output_size=live.frame_size)
+                if sizes:
+                    logger.info("visual model %s: batch buckets %s compiled in %.1f s", model_id,
+                                ", ".join(map(str, sizes)), time.perf_counter() - started)
                 loaded.append(model_id)
             except Exception:  # a broken model must not keep the worker from serving the others
                 logger.exception("could not preload visual model %s", model_id)

@@ -15,7 +15,7 @@ import torch
 from diffusers.models.autoencoders.autoencoder_tiny import AutoencoderTiny
 from PIL import Image
 
-from remix.live.visual import FrameRequest, FrameResult, embed_prompt, render_frames
+from remix.live.visual import FrameRequest, FrameResult, embed_prompt, render_frames, warm_up_buckets
 from remix.scale.frames import decode_requests, decode_results, encode_requests, encode_results
 from remix.visuals import gpu, lora
 from remix.visuals.operator_base import base_identity
@@ -241,5 +241,38 @@ def test_a_compiled_tiny_autoencoder_keeps_static_shapes_too(tmp_path: Path) -> 
         render_frames(view, follow[:1])  # one frame from latents: padded to the bucket, no new graph
         render_frames(view, fan_requests(view, 2))
         assert len(graphs) == traced
+    finally:
+        torch._dynamo.reset()
+
+
+def test_warming_up_builds_every_bucket_so_no_fan_waits_for_a_compile(tmp_path: Path) -> None:
+    graphs: list[torch.fx.GraphModule] = []
+
+    def counting_backend(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> object:
+        graphs.append(graph)
+        return graph.forward
+
+    # Its own base and autoencoder (compiling changes the modules in place), so the encoder, the UNet and the
+    # decoder all have graphs to build.
+    view = lora.shared_base(base_identity(save_random_pipeline("tiny", tmp_path / "tiny-sd-turbo"))).pipeline(None)
+    taesd = tiny_autoencoder(tmp_path / "taesd")
+    gpu.set_mode(gpu.RenderMode(tiny_vae_dir=taesd))
+    assert warm_up_buckets(view, max_batch=3, steps=2, output_size=96) == ()  # eager: nothing to build
+    torch._dynamo.reset()
+    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=counting_backend, buckets=(1, 2, 4),
+                                tiny_vae_dir=taesd))
+    try:
+        assert warm_up_buckets(view, max_batch=2, steps=2, output_size=96) == (1, 2)
+        built = len(graphs)
+        assert built >= 2
+        # Any number of fans up to the worker's batch, first frames and frames continuing from their latents:
+        # every graph is already there.
+        for count in (1, 2):
+            first = render_frames(view, fan_requests(view, count))
+            render_frames(view, [replace(r, init=f.pixels, init_latents=f.latents, seed=r.seed + 1)
+                                 for r, f in zip(fan_requests(view, count), first, strict=True)])
+        assert len(graphs) == built
+        render_frames(view, fan_requests(view, 3))  # beyond what was warmed: the bucket of 4 compiles now
+        assert len(graphs) > built
     finally:
         torch._dynamo.reset()
