@@ -200,6 +200,11 @@ def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Pag
         expect(status).to_contain_text("rendering has stopped")
         expect(stage.get_by_role("button", name="Play")).to_have_attribute("aria-pressed", "false")
         expect(stage).to_contain_text("no longer released for remixing")
+        # A prompt sent now is kept, but the page must not claim it is shaping visuals that have stopped.
+        stage.get_by_label("Prompt").fill("lighthouse in a storm")
+        stage.get_by_role("button", name="Send prompt").click()
+        expect(status).to_contain_text("“lighthouse in a storm” saved, but nothing is shown")
+        expect(status).not_to_contain_text("is shaping the visuals")
     finally:
         with live_server.app.state.sessionmaker.begin() as session:
             grant = catalog.grant_consent(session, session.get(User, live_server.ids["user_artist"]),

@@ -197,8 +197,14 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
     try {
       const answer = await connection.send("prompt", { text });
       currentPrompt = text;
-      showStatus(answer.visuals ? `Prompt “${text}” is shaping the visuals.` : `Prompt saved, but ${state?.visuals.reason || "visuals are off"}.`,
-        answer.visuals ? "ok" : "info");
+      if (state && !state.rendering) {
+        // The server keeps the prompt, but nothing renders until the artist releases the track again.
+        showStatus(`Prompt “${text}” saved, but nothing is shown: this track is no longer released for remixing.`, "info");
+      } else if (answer.visuals) {
+        showStatus(`Prompt “${text}” is shaping the visuals.`, "ok");
+      } else {
+        showStatus(`Prompt saved, but ${state?.visuals.reason || "visuals are off"}.`, "info");
+      }
     } catch (err) {
       showError(err);
       prompt.focus();
