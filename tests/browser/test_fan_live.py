@@ -185,6 +185,9 @@ def test_fan_buys_the_long_version_of_a_saved_remix_and_downloads_it(page: Page)
     download = download_info.value
     assert download.suggested_filename.startswith("remix-") and download.suggested_filename.endswith(".wav")
     assert Path(download.path()).read_bytes()[:4] == b"RIFF"
+    # The page says so once the file has arrived (the server renders it first), and the app stays open.
+    expect(page.get_by_role("status")).to_contain_text(f"saved as {download.suggested_filename}")
+    expect(page.get_by_role("heading", name="My purchases", level=1)).to_be_visible()
 
 
 def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Page, live_server: LiveServer) -> None:

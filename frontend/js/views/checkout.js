@@ -4,7 +4,8 @@
 // With a publishable key configured the card is taken by Stripe's own Payment Element (Stripe.js must be
 // loaded from js.stripe.com, the one script not served by this app). Without one — the offline demo and the
 // tests, talking to localstripe — a clearly labelled test-mode button pays with Stripe's test card.
-import { getJson, postJson } from "../api.js";
+import { apiBlob, getJson, postJson } from "../api.js";
+import { fileNameFrom, saveBlob } from "../downloads.js";
 import { h, uniqueId } from "../dom.js";
 import { ApiError } from "../errors.js";
 import { navigate } from "../router.js";
@@ -134,8 +135,15 @@ async function waitUntilPaid(publicId, dialog) {
   navigate("#/purchases", { text: "Stripe has not confirmed the payment yet; it appears here once it does.", tone: "info" });
 }
 
-/** Exported for the purchases page: a short-lived signed link, followed at once. */
+/**
+ * Exported for the purchases page: a short-lived signed link, fetched at once. Fetched rather than followed:
+ * the server renders and stamps the file first (seconds), and a refusal must show here, not replace the app
+ * with the API's JSON. Resolves to the saved file's name.
+ */
 export async function downloadPurchase(publicId) {
   const { url } = await postJson(`/api/orders/${publicId}/download-url`);
-  window.location.assign(url);
+  const { blob, response } = await apiBlob("GET", url);
+  const name = fileNameFrom(response.headers.get("Content-Disposition")) || `remix-${publicId}.wav`;
+  saveBlob(blob, name);
+  return name;
 }

@@ -32,9 +32,9 @@ export async function renderPurchases(container) {
     download?.addEventListener("click", async () => {
       download.disabled = true;
       try {
-        showStatus("Preparing your download…", "info");
-        await downloadPurchase(order.public_id);
-        showStatus("Your download has started.", "ok");
+        showStatus("Preparing your download: the server renders and watermarks your licensed copy…", "info");
+        const name = await downloadPurchase(order.public_id);
+        showStatus(`Your licensed copy is saved as ${name}.`, "ok");
       } catch (err) {
         showError(err);
       } finally {
