@@ -21,6 +21,7 @@ def test_sd_turbo_size_has_the_shapes_the_gpu_figures_were_measured_on() -> None
         parts = random_components("sd-turbo", with_tiny_autoencoder=True)
     assert parts.tiny_autoencoder is not None
     assert parameters(parts.unet) == 865_910_724  # SD 2.1's UNet, as in the README's H100 table
+    assert parts.unet.config["use_linear_projection"]  # as SD 2.x; 1×1 convolutions would count the same
     assert parameters(parts.text_encoder) == 340_387_840  # OpenCLIP-H's text tower (23 layers used by SD 2.x)
     assert parameters(parts.vae) == 83_653_863
     assert parameters(parts.tiny_autoencoder) == 2_445_063  # TAESD
