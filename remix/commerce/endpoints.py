@@ -296,14 +296,17 @@ def finance_statements(session: SessionDep, _: FinanceUser, period: str,
 
 
 @finance_router.get("/statements.csv", response_class=PlainTextResponse, responses=READ_ERRORS)
-def finance_statements_csv(session: SessionDep, _: FinanceUser, period: str) -> PlainTextResponse:
-    """All payees' statements for ``period`` as CSV (amounts in major units, exact)."""
-    return _csv(statements.statement(session, period), period)
+def finance_statements_csv(session: SessionDep, _: FinanceUser, period: str,
+                           payee_id: int | None = None) -> PlainTextResponse:
+    """The statements for ``period`` as CSV (amounts in major units, exact): all payees, or one with ``payee_id``."""
+    if payee_id is None:
+        return _csv(statements.statement(session, period), period)
+    return _csv(statements.statement(session, period, [payee_id]), f"{period}-payee-{payee_id}")
 
 
-def _csv(lines: list[statements.StatementLine], period: str) -> PlainTextResponse:
+def _csv(lines: list[statements.StatementLine], name: str) -> PlainTextResponse:
     return PlainTextResponse(statements.statement_csv(lines), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="statement-{period}.csv"'})
+                             headers={"Content-Disposition": f'attachment; filename="statement-{name}.csv"'})
 
 
 @finance_router.post("/periods/{period}/lock", response_model=PeriodLockOut, status_code=201,

@@ -125,6 +125,15 @@ def test_finance_approves_a_split_sees_the_sale_and_exports_csv(page: Page, live
     assert any("Alpha Band Royalties,EUR,0.00,5.99" in row for row in rows), rows
     assert any("Morning Records,EUR,0.00,4.00" in row for row in rows), rows
 
+    # With one payee chosen, the export holds that payee's statement only, as the table does.
+    statements.get_by_label("Payee").select_option(label="Morning Records")
+    with page.expect_download() as download_info:
+        statements.get_by_role("button", name="Export CSV").click()
+    download = download_info.value
+    rows = Path(download.path()).read_text().splitlines()
+    assert rows[0].startswith("period,payee_id,payee,currency")
+    assert [row for row in rows[1:] if row] and all("Morning Records" in row for row in rows[1:] if row), rows
+
 
 def test_finance_locks_a_past_period_once(page: Page) -> None:
     year, month = map(int, period_of(utcnow()).split("-"))

@@ -90,7 +90,8 @@ export async function renderFinance(container) {
   });
   exportCsv.addEventListener("click", async () => {
     try {
-      const { blob, response } = await apiBlob("GET", `/api/finance/statements.csv?period=${period.value}`);
+      // The chosen payee narrows the export as it narrows the table: finance exports what it looks at.
+      const { blob, response } = await apiBlob("GET", `/api/finance/statements.csv?${statementQuery()}`);
       const name = fileNameFrom(response.headers.get("Content-Disposition")) || `statement-${period.value}.csv`;
       saveBlob(blob, name);
       showStatus(`Statement exported as ${name}.`, "ok");
@@ -108,9 +109,12 @@ export async function renderFinance(container) {
     }
   });
 
+  function statementQuery() {
+    return `period=${encodeURIComponent(period.value)}${payee.value ? `&payee_id=${payee.value}` : ""}`;
+  }
+
   async function drawStatement() {
-    const query = `period=${encodeURIComponent(period.value)}${payee.value ? `&payee_id=${payee.value}` : ""}`;
-    const lines = await getJson(`/api/finance/statements?${query}`);
+    const lines = await getJson(`/api/finance/statements?${statementQuery()}`);
     replaceChildren(statement, statementTable(lines, `Statement ${period.value}`));
   }
 
