@@ -187,6 +187,11 @@ def test_artist_accepts_a_split_sheet_sets_prompt_rules_and_reads_their_statemen
     expect(row).to_contain_text(f"€{line.closing / 100:.2f}")  # the same figure finance's statement shows
     expect(mine).not_to_contain_text("Morning Records")  # only the artist's own payees
     shot(page, "artist-statement")
+    with page.expect_download() as download_info:
+        mine.get_by_role("button", name="Download CSV").click()
+    download = download_info.value
+    assert "Alpha Band Royalties" in Path(download.path()).read_text()
+    expect(page.get_by_role("status")).to_contain_text(f"Statement saved as {download.suggested_filename}")
 
 
 def test_finance_refunds_part_of_an_order_and_sees_a_dispute(page: Page, live_server: LiveServer,

@@ -86,7 +86,9 @@ function myStatements() {
   csv.addEventListener("click", async () => {
     try {
       const { blob, response } = await apiBlob("GET", `/api/statements/mine.csv?period=${encodeURIComponent(period.value)}`);
-      saveBlob(blob, fileNameFrom(response.headers.get("Content-Disposition")) || `statement-${period.value}.csv`);
+      const name = fileNameFrom(response.headers.get("Content-Disposition")) || `statement-${period.value}.csv`;
+      saveBlob(blob, name);
+      showStatus(`Statement saved as ${name}.`, "ok");
     } catch (err) {
       showError(err);
     }
