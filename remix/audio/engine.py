@@ -46,10 +46,25 @@ class WindowFrames:
 
 def window_frames(spec: RemixSpec, sample_rate: int, track_frames: int, *, context: int) -> WindowFrames:
     start = round(spec.window.start_seconds * sample_rate)
-    length = max(1, round(spec.window.length_seconds * sample_rate))
+    length = window_length_frames(spec, sample_rate)
     before = min(context, start)
     after = max(0, min(context, track_frames - (start + length)))
     return WindowFrames(start=start, length=length, before=before, after=after)
+
+
+def window_length_frames(spec: RemixSpec, sample_rate: int) -> int:
+    return max(1, round(spec.window.length_seconds * sample_rate))
+
+
+def excerpt_frames(spec: RemixSpec, sample_rate: int) -> int:
+    """Frames of one pass of the processed excerpt: the window in whole frames, stretched by the tempo, rounded."""
+    return round(window_length_frames(spec, sample_rate) / spec.tempo)
+
+
+def output_frames(spec: RemixSpec, sample_rate: int) -> int:
+    """How many frames :func:`render` gives for ``spec``, known before rendering. Each loop repeats the rounded
+    excerpt, so this can differ from ``spec.output_seconds × sample_rate`` by about a frame per loop."""
+    return excerpt_frames(spec, sample_rate) * max(1, spec.window.loops)
 
 
 def mix_inputs(stems: Mapping[str, Audio], spec: RemixSpec, first: int, last: int) -> list[MixInput]:
@@ -93,11 +108,11 @@ def render_blocks(stems: Mapping[str, Audio], spec: RemixSpec, sample_rate: int)
     # The stretched mix is round(frames / tempo) long; rounding can lose the last frame (padded with silence).
     shaped = frame_range(shaped, 0, round(mixed.shape[0] / spec.tempo))
     shaped = filter_blocks(shaped, sample_rate, spec.filter.kind, spec.filter.cutoff_hz)
-    frames = round(window.length / spec.tempo)
+    frames = excerpt_frames(spec, sample_rate)
     excerpt = frame_range(shaped, round(window.before / spec.tempo), frames)
     looped = loop_blocks(limit_blocks(excerpt, sample_rate), sample_rate, spec.window.loops, frames)
     return fade_blocks(looped, sample_rate, spec.fade_in_seconds, spec.fade_out_seconds,
-                       frames * max(1, spec.window.loops))
+                       output_frames(spec, sample_rate))
 
 
 def frame_range(blocks: Iterable[Audio], skip: int, frames: int) -> Iterator[Audio]:

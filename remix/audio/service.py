@@ -8,6 +8,7 @@ the same audio for the same spec.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -40,7 +41,7 @@ from remix.catalog.models import Asset, Scope, Track
 from remix.catalog.storage import AssetStore
 from remix.config import Settings
 from remix.errors import InvalidMedia, NotFound
-from remix.provenance import render_paths
+from remix.provenance import audio_watermark, render_paths
 from remix.provenance.media import AudioFormat as StampedFormat
 
 AUDIO_SCOPES = (Scope.remix_preview, Scope.download_clip, Scope.sell_extended)
@@ -142,6 +143,30 @@ def render_sample_rate(stems: Sequence[Asset]) -> int:
     return max(counts, key=lambda rate: (counts[rate], rate))
 
 
+def require_watermarkable_length(spec: RemixSpec, sample_rate: int) -> None:
+    """Refuse a clip too short to carry its provenance watermark, from the spec alone (before anything renders).
+
+    The length that counts is the engine's: the frames it will render (each loop repeats the excerpt rounded to
+    whole frames, so a window of exactly 0.256 s × tempo ÷ loops can fall a few frames short).
+    """
+    # round(): 0.256 × rate in floating point may land a hair above a whole number of frames.
+    needed = math.ceil(round(audio_watermark.MIN_SECONDS * sample_rate, 6))
+    frames = engine.output_frames(spec, sample_rate)
+    if frames >= needed:
+        return
+    # The shortest window that renders enough frames at this tempo and loop count (frames grow with the window).
+    loops = spec.window.loops
+    window = max(1, math.floor((needed / loops - 1) * spec.tempo))
+    while round(window / spec.tempo) * loops < needed:
+        window += 1
+    shortest = math.ceil(window / sample_rate * 100_000) / 100_000  # rounded up: 10 µs is under a frame
+    raise RemixSpecRejected(
+        f"window.length_seconds: the clip would last {frames / sample_rate:.5f} s, {frames} frames at {sample_rate} Hz "
+        f"({length_explained(spec)}); a downloaded clip must last at least {audio_watermark.MIN_SECONDS:.3f} s to "
+        f"carry its provenance watermark: use a window of at least {shortest:.5f} s"
+    )
+
+
 def length_explained(spec: RemixSpec) -> str:
     loops = spec.window.loops
     return (f"{spec.window.length_seconds:g} s window at tempo {spec.tempo:g}"
@@ -202,13 +227,15 @@ def render_excerpt(session: Session, settings: Settings, user: User, track_id: i
     """
     track, stems = track_stems(session, track_id)
     audible = fit_spec_to_track(track, stems, spec)
+    sample_rate = render_sample_rate(audible)
+    if use == RenderUse.clip:  # every downloaded clip is watermarked
+        require_watermarkable_length(spec, sample_rate)
     spec_hash = spec.spec_hash
     decision = licence.licence_for(session, user, track.id, spec_hash, use, spec.output_seconds,
                                    length_explained(spec))
     asset_ids = [s.id for s in audible]
     consent = require_use(session, decision.scope, asset_ids)
 
-    sample_rate = render_sample_rate(audible)
     decoded = decode_stems(settings, audible, sample_rate)
     bitrate = PREVIEW_BITRATE_KBPS.get(fmt) if use == RenderUse.preview else None
 
@@ -233,8 +260,7 @@ def render_excerpt(session: Session, settings: Settings, user: User, track_id: i
             stamped = render_paths.stamp_clip_stream(
                 session, settings, user_id=user.id, track_id=track.id, album_id=track.album_id, spec_hash=spec_hash,
                 scope=decision.scope, grant_ids=consent.grant_ids, sample_rate=sample_rate, output_format=output_format,
-                blocks=_keeping(engine.render_blocks(decoded, spec, sample_rate), kept), seconds=spec.output_seconds,
-                encoder=encoded_mp3_blocks)
+                blocks=_keeping(engine.render_blocks(decoded, spec, sample_rate), kept), encoder=encoded_mp3_blocks)
             audio = _joined(kept)
         else:
             audio = engine.render(decoded, spec, sample_rate)

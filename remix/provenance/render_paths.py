@@ -24,12 +24,10 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from remix.audio.errors import RemixSpecRejected
 from remix.catalog.consent import check_use
 from remix.catalog.models import Scope
 from remix.commerce.models import License, Order
 from remix.config import Settings
-from remix.provenance import audio_watermark
 from remix.provenance.media import AudioFormat, ImageFormat
 from remix.provenance.service import (
     AudioBlockEncoder,
@@ -66,33 +64,29 @@ def stamp_clip(session: Session, settings: Settings, *, user_id: int, track_id: 
     """Stamp a clip from ``POST /api/tracks/{id}/clip``.
 
     A free clip (``download_clip``) carries no licence; a longer render a fan bought (``sell_extended``,
-    checked against the entitlement before rendering) carries the licence sold for that spec. A clip shorter
-    than the watermark's minimum (0.256 s) is refused, naming ``window.length_seconds``.
+    checked against the entitlement before rendering) carries the licence sold for that spec. The audio service
+    has refused, before rendering, a clip too short to carry the watermark (``require_watermarkable_length``).
     """
     facts = _clip_facts(session, user_id=user_id, track_id=track_id, album_id=album_id, spec_hash=spec_hash,
-                        scope=scope, grant_ids=grant_ids, seconds=len(audio) / sample_rate)
+                        scope=scope, grant_ids=grant_ids)
     return stamp_audio_render(session, settings, audio=audio, sample_rate=sample_rate, facts=facts,
                               output_format=output_format, encoder=encoder)
 
 
 def stamp_clip_stream(session: Session, settings: Settings, *, user_id: int, track_id: int, album_id: int | None,
                       spec_hash: str, scope: Scope, grant_ids: Sequence[int],
-                      blocks: Iterable[npt.NDArray[np.floating]], seconds: float, sample_rate: int,
-                      output_format: AudioFormat,
+                      blocks: Iterable[npt.NDArray[np.floating]], sample_rate: int, output_format: AudioFormat,
                       encoder: AudioBlockEncoder) -> StampedOutput:
-    """:func:`stamp_clip` for a clip that arrives block by block, ``seconds`` long: watermarked and encoded as it
-    comes (the same watermark samples as stamping the finished clip)."""
+    """:func:`stamp_clip` for a clip that arrives block by block: watermarked and encoded as it comes (the same
+    watermark samples as stamping the finished clip)."""
     facts = _clip_facts(session, user_id=user_id, track_id=track_id, album_id=album_id, spec_hash=spec_hash,
-                        scope=scope, grant_ids=grant_ids, seconds=seconds)
+                        scope=scope, grant_ids=grant_ids)
     return stamp_audio_stream(session, settings, blocks=blocks, sample_rate=sample_rate, facts=facts,
                               output_format=output_format, encoder=encoder)
 
 
 def _clip_facts(session: Session, *, user_id: int, track_id: int, album_id: int | None, spec_hash: str, scope: Scope,
-                grant_ids: Sequence[int], seconds: float) -> RenderFacts:
-    if seconds < audio_watermark.MIN_SECONDS:
-        raise RemixSpecRejected(f"window.length_seconds: the clip would last {seconds:.3f} s; a downloaded clip must "
-                                f"last at least {audio_watermark.MIN_SECONDS:.3f} s to carry its provenance watermark")
+                grant_ids: Sequence[int]) -> RenderFacts:
     licence = licence_for(session, user_id, track_id, spec_hash) if scope == Scope.sell_extended else None
     return RenderFacts(purpose="paid_render" if scope == Scope.sell_extended else "clip", user_id=user_id,
                        track_id=track_id, album_id=album_id, spec_hash=spec_hash, grant_ids=tuple(grant_ids),

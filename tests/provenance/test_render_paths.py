@@ -3,16 +3,23 @@ after tampering, and after the grants it relied on are revoked."""
 
 from __future__ import annotations
 
+import io
 import json
+import math
+import re
 import subprocess
 from typing import Any
 
 import numpy as np
+import soundfile
 
+from remix.audio.decode import process_cache
 from remix.provenance.media import encode_audio
 from tests.commerce.conftest import Shop, deliver, payment_succeeded
 from tests.conftest import World
 from tests.provenance.client import verify
+
+RATE = 44_100  # the catalog track's stems
 
 
 def clip(world: World, track_id: int, spec: dict[str, Any], fmt: str) -> Any:
@@ -72,14 +79,53 @@ def test_free_clip_is_stamped_and_its_copies_are_traced(world: World, catalog_tr
     assert report["takedown_eligible"] is True and report["evidence"]["manifest"]["state"] == "tampered"
 
 
-def test_clip_too_short_to_carry_a_watermark_is_refused_naming_the_field(
+def test_a_clip_too_short_to_carry_a_watermark_is_refused_before_it_renders(
         world: World, catalog_track: tuple[int, list[int]]) -> None:
+    """The watermark needs 0.256 s of audio: 11 290 frames at 44.1 kHz, counted as the engine renders them (each
+    loop repeats the excerpt rounded to whole frames). A shorter clip is refused from its spec, before any stem is
+    decoded, naming the field and the window that would work; that window renders, stamped, at every tempo."""
     track_id, _ = catalog_track
-    response = world.client.post(f"/api/tracks/{track_id}/clip", json={"window": {"length_seconds": 0.2}},
-                                 headers=world.headers("fan"))
-    assert response.status_code == 422 and response.json()["error"] == "RemixSpecRejected"
-    assert response.json()["detail"].startswith("window.length_seconds") and "0.256 s" in response.json()["detail"]
-    assert clip(world, track_id, {"window": {"length_seconds": 0.3}}, "wav").headers["x-remix-render-id"]
+    needed = math.ceil(0.256 * RATE)
+    too_short = [  # (tempo, loops, window seconds): the frames each renders
+        (1.0, 1, 11_289 / RATE),  # 11 289: one frame short
+        (2.0, 1, 22_578 / RATE),  # 11 289
+        (1.0, 4, 0.064),  # nominally 0.256 s, but 4 × round(2822.4) = 11 288 frames
+        (2.0, 4, 0.128),  # nominally 0.256 s, but 4 × round(round(5644.8) / 2) = 11 288 frames
+    ]
+    for tempo, loops, seconds in too_short:
+        spec: dict[str, Any] = {"window": {"start_seconds": 1.0, "length_seconds": seconds, "loops": loops},
+                                "tempo": tempo}
+        suggested = None
+        for fmt in ("mp3", "wav"):
+            process_cache().clear()
+            response = world.client.post(f"/api/tracks/{track_id}/clip", params={"format": fmt}, json=spec,
+                                         headers=world.headers("fan"))
+            assert response.status_code == 422, (tempo, loops, fmt, response.text)
+            detail = response.json()["detail"]
+            assert response.json()["error"] == "RemixSpecRejected" and detail.startswith("window.length_seconds")
+            assert "at least 0.256 s" in detail
+            assert len(process_cache()) == 0, f"{fmt} at tempo {tempo} × {loops}: stems were decoded to render it"
+            found = re.search(r"use a window of at least ([0-9.]+) s", detail)
+            assert found, detail
+            suggested = float(found.group(1))
+
+        # The window the refusal names is the shortest that works: it renders, stamped, in both formats ...
+        assert suggested is not None
+        spec["window"]["length_seconds"] = suggested
+        wav = clip(world, track_id, spec, "wav")
+        frames = soundfile.info(io.BytesIO(wav.content)).frames
+        assert needed <= frames <= needed + loops, (tempo, loops, frames)
+        for fmt, response in (("wav", wav), ("mp3", clip(world, track_id, spec, "mp3"))):
+            answer = verify(world, response.content, f"clip.{fmt}")
+            assert answer.status_code == 200, (fmt, answer.text)
+            report = answer.json()
+            assert report["verdict"] == "licensed_render", (fmt, report)
+            assert report["render"]["render_id"] == response.headers["x-remix-render-id"]
+        # ... and one frame less is refused.
+        spec["window"]["length_seconds"] = suggested - 1 / RATE
+        response = world.client.post(f"/api/tracks/{track_id}/clip", params={"format": "mp3"}, json=spec,
+                                     headers=world.headers("fan"))
+        assert response.status_code == 422, response.text
 
 
 def test_opus_clip_sidecar_is_served_to_its_fan_and_checked(world: World,
