@@ -31,6 +31,7 @@ const HEADLINES = {
   InvalidMix: "This mix cannot be played live",
   Disconnected: "The live session is not connected",
   PaymentProviderUnavailable: "The payment provider is unavailable; nothing was charged",
+  PaymentDeclined: "Payment not taken",
 };
 
 /** "FooBarBaz" → "Foo bar baz". */

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import stripe
 
 from remix.commerce.config import CommerceSettings
 from remix.errors import RemixError
+
+logger = logging.getLogger(__name__)
 
 
 class PaymentProviderUnavailable(RemixError):
@@ -22,6 +25,17 @@ class PaymentAttempt:
     status: str
     client_secret: str | None
     error: str | None = None
+
+
+def _unavailable(action: str, exc: stripe.StripeError) -> PaymentProviderUnavailable:
+    """The refusal a fan or finance reads: Stripe's message meant for people, or its API refusal — never the
+    HTTP library's trace that ``str(exc)`` holds for a network failure (that goes to the log instead)."""
+    logger.warning("Stripe call failed: %s: %s", action, exc)
+    if isinstance(exc, stripe.APIConnectionError):  # its message is the network library's
+        reason = "Stripe could not be reached"
+    else:  # an API refusal: Stripe's own sentence (e.g. "charge ... has already been refunded")
+        reason = exc.user_message or str(exc)
+    return PaymentProviderUnavailable(f"{action}: {reason}")
 
 
 class StripeGateway:
@@ -50,7 +64,7 @@ class StripeGateway:
                 options={"idempotency_key": f"remix-order-{order_public_id}-intent"},
             )
         except stripe.StripeError as exc:
-            raise PaymentProviderUnavailable(f"could not create the payment: {exc.user_message or exc}") from exc
+            raise _unavailable("could not create the payment", exc) from exc
         if not payment_method:
             return PaymentAttempt(intent.id, intent.status, intent.client_secret)
         try:
@@ -61,7 +75,7 @@ class StripeGateway:
             return PaymentAttempt(intent.id, "requires_payment_method", intent.client_secret,
                                   exc.user_message or "the card was declined")
         except stripe.StripeError as exc:
-            raise PaymentProviderUnavailable(f"could not confirm the payment: {exc.user_message or exc}") from exc
+            raise _unavailable("could not confirm the payment", exc) from exc
         return PaymentAttempt(intent.id, intent.status, intent.client_secret)
 
     def refund(self, *, payment_intent_id: str, amount_minor: int | None, idempotency_key: str) -> str:
@@ -74,5 +88,5 @@ class StripeGateway:
                 params=params, options={"idempotency_key": idempotency_key}  # type: ignore[arg-type]
             )
         except stripe.StripeError as exc:
-            raise PaymentProviderUnavailable(f"could not refund: {exc.user_message or exc}") from exc
+            raise _unavailable("could not refund", exc) from exc
         return refund.id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import httpx
@@ -188,6 +189,33 @@ def test_fan_buys_the_long_version_of_a_saved_remix_and_downloads_it(page: Page)
     # The page says so once the file has arrived (the server renders it first), and the app stays open.
     expect(page.get_by_role("status")).to_contain_text(f"saved as {download.suggested_filename}")
     expect(page.get_by_role("heading", name="My purchases", level=1)).to_be_visible()
+
+
+@pytest.mark.usefixtures("for_sale")
+def test_an_unreachable_payment_provider_is_explained_inside_the_buy_dialog(page: Page,
+                                                                            live_server: LiveServer) -> None:
+    app = live_server.app
+    working = app.state.commerce_settings
+    with socket.socket() as probe:  # a port nothing listens on: Stripe is down
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    app.state.commerce_settings = working.model_copy(update={"stripe_api_base": f"http://127.0.0.1:{closed_port}"})
+    try:
+        stage = open_stage(page)
+        stage.get_by_role("button", name="Save remix").click()
+        saved = page.get_by_role("region", name="Your saved remixes")
+        saved.get_by_role("button", name="Buy long version").first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="Pay €9.99 with the test card").click()
+        # The modal covers the page's status area, so the dialog itself says what happened, in words.
+        notice = dialog.get_by_role("status")
+        expect(notice).to_contain_text("The payment provider is unavailable; nothing was charged", timeout=30_000)
+        expect(notice).to_contain_text("Stripe could not be reached")
+        expect(notice).not_to_contain_text("Network error")  # not the HTTP library's trace
+        expect(dialog.get_by_role("button", name="Pay €9.99 with the test card")).to_be_enabled()
+        shot(page, "fan-buy-provider-down")
+    finally:
+        app.state.commerce_settings = working
 
 
 def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Page, live_server: LiveServer) -> None:

@@ -7,7 +7,7 @@
 import { apiBlob, getJson, postJson } from "../api.js";
 import { fileNameFrom, saveBlob } from "../downloads.js";
 import { h, uniqueId } from "../dom.js";
-import { ApiError } from "../errors.js";
+import { ApiError, describeError } from "../errors.js";
 import { navigate } from "../router.js";
 import { formatMoney } from "../money.js";
 import { showError, showStatus } from "../status.js";
@@ -39,11 +39,19 @@ export async function buyDialog(track, product, snapshot) {
   const price = formatMoney(product.price_minor, product.currency);
   const body = h("div", { class: "checkout-body" });
   const cancel = h("button", { type: "button", class: "secondary", text: "Cancel" });
+  // The modal dialog covers the page's status area (and makes it inert for screen readers), so how the
+  // payment goes is said inside the dialog as well.
+  const notice = h("p", { class: "dialog-notice", role: "status" });
+  const say = (text, tone) => {
+    notice.textContent = text;
+    notice.dataset.tone = tone;
+    showStatus(text, tone);
+  };
   const dialog = h("dialog", { class: "confirm", "aria-labelledby": titleId },
     h("h2", { id: titleId, text: `Buy “${snapshot.title || track.title}”` }),
     h("p", {}, `The licensed long version of this remix for ${price}. `,
       product.licence_days ? `Licence: ${product.licence_days} days. ` : "Licence: perpetual. ", product.terms),
-    body, h("div", { class: "actions" }, cancel));
+    body, notice, h("div", { class: "actions" }, cancel));
   cancel.addEventListener("click", () => dialog.close());
   dialog.addEventListener("close", () => dialog.remove());
   document.body.append(dialog);
@@ -53,13 +61,13 @@ export async function buyDialog(track, product, snapshot) {
   // One key per purchase attempt: a double press or a retried request cannot place two orders.
   const idempotencyKey = crypto.randomUUID();
   if (config.publishable_key) {
-    await cardWithPaymentElement(config, body, order, idempotencyKey, price, dialog);
+    await cardWithPaymentElement(config, body, order, idempotencyKey, price, dialog, say);
   } else {
-    testModePurchase(body, order, idempotencyKey, price, dialog);
+    testModePurchase(body, order, idempotencyKey, price, dialog, say);
   }
 }
 
-function testModePurchase(body, order, idempotencyKey, price, dialog) {
+function testModePurchase(body, order, idempotencyKey, price, dialog, say) {
   const pay = h("button", { type: "button", class: "primary", text: `Pay ${price} with the test card` });
   body.append(
     h("p", { class: "test-mode", role: "note" }, h("strong", { text: "Test mode — no real money moves. " }),
@@ -69,16 +77,16 @@ function testModePurchase(body, order, idempotencyKey, price, dialog) {
     pay.disabled = true;
     try {
       const placed = await placeOrder({ ...order, payment_method: TEST_CARD }, idempotencyKey);
-      if (placed.payment?.error) throw new Error(placed.payment.error);
-      await waitUntilPaid(placed.order.public_id, dialog);
+      if (placed.payment?.error) throw new ApiError("PaymentDeclined", placed.payment.error, 402);
+      await waitUntilPaid(placed.order.public_id, dialog, say);
     } catch (err) {
-      showError(err);
+      say(describeError(err), "error");
       pay.disabled = false;
     }
   });
 }
 
-async function cardWithPaymentElement(config, body, order, idempotencyKey, price, dialog) {
+async function cardWithPaymentElement(config, body, order, idempotencyKey, price, dialog, say) {
   const mount = h("div", { class: "payment-element" });
   const pay = h("button", { type: "button", class: "primary", text: `Pay ${price}`, disabled: true });
   body.append(mount, h("div", { class: "actions" }, pay));
@@ -93,14 +101,19 @@ async function cardWithPaymentElement(config, body, order, idempotencyKey, price
       pay.disabled = true;
       const result = await stripe.confirmPayment({ elements, redirect: "if_required" });
       if (result.error) {
-        showStatus(`Payment not taken: ${result.error.message}`, "error");
+        say(`Payment not taken: ${result.error.message}`, "error");
         pay.disabled = false;
         return;
       }
-      await waitUntilPaid(placed.order.public_id, dialog);
+      try {
+        await waitUntilPaid(placed.order.public_id, dialog, say);
+      } catch (err) {
+        say(describeError(err), "error");
+        pay.disabled = false;
+      }
     });
   } catch (err) {
-    showError(err);
+    say(describeError(err), "error");
   }
 }
 
@@ -118,8 +131,8 @@ async function placeOrder(order, idempotencyKey) {
   return response.json();
 }
 
-async function waitUntilPaid(publicId, dialog) {
-  showStatus("Payment sent; waiting for Stripe to confirm it…", "info");
+async function waitUntilPaid(publicId, dialog, say) {
+  say("Payment sent; waiting for Stripe to confirm it…", "info");
   const deadline = Date.now() + PAID_WAIT_MS;
   while (Date.now() < deadline) {
     const order = await getJson(`/api/orders/${publicId}`);
@@ -128,7 +141,7 @@ async function waitUntilPaid(publicId, dialog) {
       navigate("#/purchases", { text: `Paid. Licence ${order.licence_number} is yours; download it below.`, tone: "ok" });
       return;
     }
-    if (order.status === "failed") throw new Error("the payment failed; no money was taken");
+    if (order.status === "failed") throw new ApiError("PaymentDeclined", "the payment failed; no money was taken", 402);
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   dialog.close();
