@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -151,6 +152,12 @@ def test_fan_plays_prompts_the_visuals_moves_a_fader_and_downloads_a_clip(page: 
     saved = page.get_by_role("region", name="Your saved remixes")
     expect(saved).to_contain_text("Steam Rising remix #")
     expect(saved).to_contain_text("white rocket on a launch pad at dusk")
+    # The fan is told which 30 s were kept: from where the stage is playing, not the mixer's excerpt.
+    kept = re.compile(r"Remix saved \(#\d+\): (\d+:\d\d\.\d–\d+:\d\d\.\d) of the track")
+    expect(page.get_by_role("status")).to_have_text(kept)
+    match = kept.search(page.get_by_role("status").inner_text())
+    assert match is not None
+    expect(saved).to_contain_text(match.group(1))
 
     with page.expect_download(timeout=30_000) as visual_info:
         stage.get_by_role("button", name="Download visual").click()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,7 +82,11 @@ def test_track_page_lists_the_stems(page: Page, stems: list[str]) -> None:
     table = page.get_by_role("table", name="Stems")
     expect(table.get_by_role("rowheader")).to_have_text(stems)
     expect(table).to_contain_text("44.1 kHz")
-    expect(page.get_by_role("region", name="Mixer")).to_be_visible()
+    mixer = page.get_by_role("region", name="Mixer")
+    expect(mixer).to_be_visible()
+    # The excerpt steers the preview and the clip only; the mixer says so (the live stage plays it all).
+    expect(mixer.get_by_role("group", name="Excerpt")).to_have_accessible_description(
+        re.compile("Play preview and the clip download.*live stage plays the whole track"))
 
 
 def test_studio_fits_a_phone(browser: Browser, live_server: LiveServer) -> None:

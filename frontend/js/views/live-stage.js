@@ -218,7 +218,9 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
       const answer = await connection.send("snapshot", {
         title: `${track.title} remix`, length_seconds: Math.min(30, Math.max(1, Math.floor(duration * 1000) / 1000)),
       });
-      showStatus(`Remix saved (#${answer.snapshot_id}). You can download it as a clip or buy the long version below.`, "ok");
+      // Say which part of the track was kept: it is where the live stage is playing, not the mixer's excerpt.
+      showStatus(`Remix saved (#${answer.snapshot_id}): ${excerptOf(answer.spec)} of the track. ` +
+        "You can download it as a clip or buy the long version below.", "ok");
       await saved(answer);
     } catch (err) {
       showError(err);
@@ -268,6 +270,13 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
       connection.close();
     },
   };
+}
+
+/** "0:12.5–0:42.5": the part of the track a saved remix's spec keeps. */
+export function excerptOf(spec) {
+  const kept = spec?.window;
+  if (!kept) return "the whole track";
+  return `${formatSeconds(kept.start_seconds)}–${formatSeconds(kept.start_seconds + kept.length_seconds)}`;
 }
 
 function drawPlaceholder(drawing, text) {

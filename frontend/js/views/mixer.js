@@ -4,7 +4,7 @@
 import { apiBlob, getJson } from "../api.js";
 import { formatSeconds } from "../dates.js";
 import { fileNameFrom, saveBlob, slug } from "../downloads.js";
-import { field, h, replaceChildren } from "../dom.js";
+import { field, h, replaceChildren, uniqueId } from "../dom.js";
 import { headline, sentence } from "../errors.js";
 import { formatDb, formatHz, formatPan, formatSemitones, slider, toggle } from "../controls.js";
 import { LIMITS, audibleStems, defaultMix, outputSeconds, previewSpec, toSpec } from "../remix-spec.js";
@@ -264,7 +264,11 @@ function windowControls(mix, trackSeconds, refresh) {
   const loops = number("loops", LIMITS.loops.min, LIMITS.loops.max, 1, 1, (v) => { w.loops = Math.round(v); });
   const fadeIn = number("fade_in", 0, 10, 0.1, 0, (v) => { mix.fade_in_seconds = v; });
   const fadeOut = number("fade_out", 0, 10, 0.1, 0, (v) => { mix.fade_out_seconds = v; });
-  return h("fieldset", {}, h("legend", { text: "Excerpt" }), start.element, length.element,
+  // The live session has no window (its playhead moves through the whole track), so say what the excerpt steers.
+  const scope = h("p", { class: "hint", id: uniqueId("excerpt-hint"),
+    text: "What Play preview and the clip download render. The live stage plays the whole track; " +
+      "Save remix keeps up to 30 s from where it is playing." });
+  return h("fieldset", { "aria-describedby": scope.id }, h("legend", { text: "Excerpt" }), scope, start.element, length.element,
     h("div", { class: "row compact" }, field("Loops", loops), field("Fade in (s)", fadeIn), field("Fade out (s)", fadeOut)));
 }
 

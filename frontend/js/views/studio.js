@@ -7,7 +7,7 @@ import { formatMoney } from "../money.js";
 import { toSpec } from "../remix-spec.js";
 import { showError, showStatus } from "../status.js";
 import { buyDialog } from "./checkout.js";
-import { mountLiveStage } from "./live-stage.js";
+import { excerptOf, mountLiveStage } from "./live-stage.js";
 import { mountMixer } from "./mixer.js";
 
 export async function mountStudio(body, track) {
@@ -59,7 +59,8 @@ function savedRemixes(track) {
         : null;
       buy?.addEventListener("click", () => buyDialog(track, product, snap));
       return h("li", {},
-        h("div", {}, h("strong", { text: name }), h("span", { class: "muted small", text: ` · spec ${snap.spec_hash.slice(0, 8)}` }),
+        h("div", {}, h("strong", { text: name }),
+          h("span", { class: "muted small", text: ` · ${excerptOf(snap.spec)} · spec ${snap.spec_hash.slice(0, 8)}` }),
           snap.prompt ? h("span", { class: "muted small", text: ` · “${snap.prompt}”` }) : null),
         h("div", { class: "actions" }, clip, buy,
           product ? null : h("span", { class: "muted small", text: "The long version is not for sale yet." })));
