@@ -141,6 +141,9 @@ def test_finance_locks_a_past_period_once(page: Page) -> None:
     page.on("dialog", lambda dialog: dialog.accept())  # "Lock 2026-10? …" — yes
     log_in(page, "finance")
     statements = page.get_by_role("region", name="Statements")
+    # The period field is framed like the payee menu beside it, not left a bare browser widget.
+    looks = "el => { const s = getComputedStyle(el); return [s.borderTopLeftRadius, s.borderTopColor, s.paddingLeft]; }"
+    assert statements.get_by_label("Period").evaluate(looks) == statements.get_by_label("Payee").evaluate(looks)
     statements.get_by_label("Period").fill(last)
     statements.get_by_role("button", name="Lock period").click()
     expect(page.get_by_role("status")).to_contain_text(f"Period {last} is locked")
