@@ -41,7 +41,8 @@ def test_wrong_password_is_refused_with_the_reason(page: Page) -> None:
     page.get_by_label("Email").fill("fan@test.example")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("status")).to_contain_text("Please log in")
+    expect(page.get_by_role("status")).to_have_text("Log in refused: email or password is wrong.")
+    expect(page.get_by_role("status")).to_have_attribute("data-tone", "error")
     expect(page.get_by_role("heading", name="Log in")).to_be_visible()
     expect(page.get_by_label("Password")).to_be_focused()
 

@@ -3,7 +3,7 @@ import { h, field } from "../dom.js";
 import { navigate } from "../router.js";
 import { logIn, registerFan } from "../session.js";
 import { homeFor } from "../sections.js";
-import { showError } from "../status.js";
+import { showError, showStatus } from "../status.js";
 import { submitButton, whileBusy } from "../forms.js";
 
 export function renderLogin(container, _params, onLoggedIn) {
@@ -21,7 +21,9 @@ export function renderLogin(container, _params, onLoggedIn) {
       onLoggedIn(user);
       navigate(homeFor(user), { text: `Welcome, ${user.display_name}.`, tone: "ok" });
     } catch (err) {
-      showError(err);
+      // "Please log in" (the usual headline of a 401) would only repeat what the person just tried to do.
+      if (err.kind === "Unauthorized") showStatus(`Log in refused: ${err.detail}.`, "error");
+      else showError(err);
       password.focus();
       password.select();
     }
