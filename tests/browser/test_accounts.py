@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.support import PASSWORD, log_in, log_out, shot
+from tests.browser.support import PASSWORD, LiveServer, log_in, log_out, page_width, shot
 
 pytestmark = pytest.mark.browser
 
@@ -118,3 +118,20 @@ def test_admin_verifies_the_audit_chain(page: Page) -> None:
     expect(page.locator(".verdict")).to_contain_text("Intact")
     expect(page.get_by_role("status")).to_contain_text("Audit chain intact")
     shot(page, "admin-audit")
+
+
+def test_a_long_display_name_keeps_the_header_tidy_on_a_phone(browser: Browser, live_server: LiveServer) -> None:
+    phone = browser.new_context(base_url=live_server.base_url, viewport={"width": 390, "height": 844},
+                                is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    answer = phone.request.post("/api/auth/register", data={
+        "email": "longname@test.example", "display_name": "Maximiliane Sophie von Musterhausen", "password": PASSWORD})
+    assert answer.ok, answer.text()
+    assert phone.request.post("/api/auth/login", data={"email": "longname@test.example", "password": PASSWORD}).ok
+    page.goto("/app/")
+    log_out_button = page.get_by_role("button", name="Log out")
+    # "Log out" stays on one line (it broke into "Log / out" beside a long name) and the page fits the phone.
+    lines = "b => { const r = document.createRange(); r.selectNodeContents(b); return r.getClientRects().length; }"
+    assert log_out_button.evaluate(lines) == 1
+    assert page_width(page) <= 390
+    phone.close()
