@@ -108,6 +108,8 @@ def test_grant_and_revoke_change_what_the_fan_sees(page: Page, browser: Browser,
     expect(row).to_contain_text("Revoked")
     expect(row).to_contain_text("cover is being redesigned")
     expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
+    # Keyboard users stay on the revoked grant's row, not thrown back to the top of the page.
+    expect(row.get_by_role("rowheader")).to_be_focused()
 
     # After revocation the fan's next look shows why the cover is missing, not the cover.
     fan_page.reload()

@@ -77,6 +77,13 @@ function confirmRevoke(grant, target, revoked) {
       await postJson(`/api/consent/grants/${grant.id}/revoke`, { reason: reason.value.trim() });
       showStatus(`Revoked “${scopeLabel(grant.scope)}” on ${target}.`, "ok");
       await revoked();
+      // The dialog hands focus back to its Revoke button, which the redrawn table no longer has (focus would
+      // fall to the top of the page): keep keyboard users on the grant's row.
+      const rowHeader = document.querySelector(`tr[data-grant-id="${grant.id}"] th`);
+      if (rowHeader) {
+        rowHeader.tabIndex = -1;
+        rowHeader.focus();
+      }
     } catch (err) {
       showError(err);
     }
