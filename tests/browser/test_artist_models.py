@@ -41,6 +41,7 @@ def test_revoking_train_visual_withdraws_the_model_trained_under_it(page: Page) 
     expect(model.get_by_role("img", name="Sample grid")).to_have_js_property("complete", True)
     model.get_by_role("button", name="Approve").click()
     expect(model).to_contain_text("Live")
+    expect(model).to_be_focused()  # not dropped to the top of the page with the Approve button
 
     table = page.get_by_role("table", name="Consent grants")
     row = table.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Train visuals"))

@@ -108,6 +108,7 @@ function modelCard(model, changed) {
         await postJson(`/api/visual-models/${model.id}/approve`);
         showStatus(`${name} is live: fans' visuals use it now.`, "ok");
         await changed();
+        focusModel(model);
       } catch (err) {
         showError(err);
       }
@@ -115,7 +116,16 @@ function modelCard(model, changed) {
     reject.addEventListener("click", () => rejectDialog(model, name, changed));
     parts.push(h("div", { class: "actions" }, approve, reject));
   }
-  return h("li", { class: "model", "aria-label": name, dataset: { status: model.status } }, parts);
+  return h("li", { class: "model", "aria-label": name, dataset: { status: model.status, modelId: model.id } }, parts);
+}
+
+/** After approving or rejecting, the redrawn list no longer has the button that had focus: move it to the model. */
+function focusModel(model) {
+  const item = document.querySelector(`li.model[data-model-id="${model.id}"]`);
+  if (item) {
+    item.tabIndex = -1;
+    item.focus();
+  }
 }
 
 function rejectDialog(model, name, changed) {
@@ -136,6 +146,7 @@ function rejectDialog(model, name, changed) {
       await postJson(`/api/visual-models/${model.id}/reject`, { reason: reason.value.trim() });
       showStatus(`${name} rejected.`, "ok");
       await changed();
+      focusModel(model);
     } catch (err) {
       showError(err);
     }
