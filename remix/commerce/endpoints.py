@@ -121,9 +121,14 @@ def propose_split_sheet(track_id: int, body: SplitSheetIn, session: SessionDep, 
 
 
 @router.get("/tracks/{track_id}/split-sheets", response_model=list[SplitSheetOut], responses=READ_ERRORS)
-def list_split_sheets(track_id: int, session: SessionDep, user: CurrentUser) -> object:
-    """Every version of a track's split sheet (finance and the track's artist)."""
-    return splits.visible_split_sheets(session, user, track_id)
+def list_split_sheets(track_id: int, session: SessionDep, user: CurrentUser) -> list[SplitSheetOut]:
+    """Every version of a track's split sheet (finance and the track's artist), each line naming its payee."""
+    names = {payee.id: payee.name for payee in repository.payees(session)}
+    sheets = [SplitSheetOut.model_validate(sheet) for sheet in splits.visible_split_sheets(session, user, track_id)]
+    for sheet in sheets:
+        for line in sheet.lines:
+            line.payee_name = names.get(line.payee_id)
+    return sheets
 
 
 @router.post("/split-sheets/{sheet_id}/accept", response_model=SplitSheetOut, responses=WRITE_ERRORS)

@@ -36,6 +36,11 @@ class SplitLineBody(BaseModel):
     basis_points: int = Field(gt=0, le=10_000, description="Share in 1/100 of a percent; lines sum to 10000.")
 
 
+class SplitLineOut(SplitLineBody):
+    payee_name: str | None = Field(default=None, description="The payee's name, so the artist accepting the "
+                                   "sheet sees who is paid (filled where sheets are listed).")
+
+
 class SplitSheetIn(BaseModel):
     lines: list[SplitLineBody] = Field(min_length=1, max_length=50)
     note: str = Field(default="", max_length=2000)
@@ -53,7 +58,7 @@ class SplitSheetOut(BaseModel):
     approved_by: int | None
     approved_at: datetime | None
     note: str
-    lines: list[SplitLineBody]
+    lines: list[SplitLineOut]
 
 
 class SplitSheetRejectIn(BaseModel):

@@ -174,6 +174,9 @@ def test_artist_accepts_a_split_sheet_sets_prompt_rules_and_reads_their_statemen
     sheets = page.get_by_role("region", name="Split sheets")
     name = f"Steam Rising v{version}"
     expect(sheets.get_by_role("listitem", name=f"Split sheet {name}")).to_contain_text("Waiting for you")
+    # The artist sees who is paid, by name, before accepting (not "Payee 1").
+    expect(sheets.get_by_role("listitem", name=f"Split sheet {name}")).to_contain_text(
+        "Alpha Band Royalties (artist): 100.00 %")
     sheets.get_by_role("button", name=f"Accept split sheet {name}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Split sheet {name} accepted")
     expect(sheets.get_by_role("listitem", name=f"Split sheet {name}")).to_contain_text("waiting for finance")

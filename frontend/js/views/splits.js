@@ -42,7 +42,7 @@ export function splitSheetsPanel(tracks) {
       return h("li", { class: "sheet", "aria-label": `Split sheet ${name}` },
         h("h3", {}, name, " ", h("span", { class: `badge sheet-${sheet.status}`, text: STATUS_TEXT[sheet.status] || sheet.status })),
         h("p", { class: "muted small", text: `Proposed ${formatWhen(sheet.created_at)}${sheet.note ? ` · ${sheet.note}` : ""}` }),
-        h("ul", { class: "split-shares" }, sheet.lines.map((line) => h("li", { text: `Payee ${line.payee_id} (${line.role}): ${(line.basis_points / 100).toFixed(2)} %` }))),
+        h("ul", { class: "split-shares" }, sheet.lines.map((line) => h("li", { text: `${line.payee_name || `Payee ${line.payee_id}`} (${line.role}): ${(line.basis_points / 100).toFixed(2)} %` }))),
         actions.length ? h("div", { class: "actions" }, actions) : null);
     })));
   }
