@@ -52,3 +52,13 @@ export function field(labelText, control, hint) {
   }
   return h("div", { class: "field" }, parts);
 }
+
+/**
+ * Move keyboard focus to `element` (made focusable from script only). For after an action redraws the part of
+ * the page holding the button that had focus: without it focus falls back to the top of the page.
+ */
+export function focusAfterRedraw(element) {
+  if (!element) return;
+  if (!element.hasAttribute("tabindex")) element.tabIndex = -1;
+  element.focus();
+}

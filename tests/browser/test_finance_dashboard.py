@@ -91,6 +91,8 @@ def test_finance_approves_a_split_sees_the_sale_and_exports_csv(page: Page, live
     sheet.get_by_role("button", name="Approve split sheet Steam Rising v1").click()
     expect(page.get_by_role("status")).to_contain_text("Split sheet Steam Rising v1 approved")
     expect(sheets).to_contain_text("No split sheets are waiting for approval")
+    # The approved sheet left the list with its button; keyboard focus stays in this card, not the page top.
+    expect(sheets.get_by_role("heading", name="Split sheets awaiting approval")).to_be_focused()
 
     public_id = sell(live_server)
 
@@ -180,6 +182,7 @@ def test_artist_accepts_a_split_sheet_sets_prompt_rules_and_reads_their_statemen
     sheets.get_by_role("button", name=f"Accept split sheet {name}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Split sheet {name} accepted")
     expect(sheets.get_by_role("listitem", name=f"Split sheet {name}")).to_contain_text("waiting for finance")
+    expect(sheets.get_by_role("listitem", name=f"Split sheet {name}")).to_be_focused()
 
     with app.state.sessionmaker.begin() as session:
         splits.approve_split_sheet(session, session.get(User, live_server.ids["user_finance"]), sheet_id)

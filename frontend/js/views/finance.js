@@ -2,7 +2,7 @@
 // and period lock, revenue charts by track and payee, and orders with their refunds and disputes.
 import { apiBlob, getJson, postJson } from "../api.js";
 import { formatWhen } from "../dates.js";
-import { field, h, replaceChildren } from "../dom.js";
+import { field, focusAfterRedraw, h, replaceChildren } from "../dom.js";
 import { fileNameFrom, saveBlob } from "../downloads.js";
 import { submitButton, whileBusy } from "../forms.js";
 import { formatMoney } from "../money.js";
@@ -32,6 +32,8 @@ export async function renderFinance(container) {
     await Promise.all([drawSheets(), drawStatement(), drawCharts(), drawOrders()]);
   };
 
+  const sheetsHeading = () => document.getElementById("sheets-title");
+
   async function drawSheets() {
     const waiting = await getJson("/api/finance/split-sheets?status=accepted");
     if (waiting.length === 0) {
@@ -48,6 +50,7 @@ export async function renderFinance(container) {
           await postJson(`/api/split-sheets/${sheet.id}/approve`);
           showStatus(`Split sheet ${name} approved: sales of “${sheet.track_title}” follow it from now on.`, "ok");
           await drawSheets();
+          focusAfterRedraw(sheetsHeading());  // the approved sheet has left the list, its button with it
         } catch (err) {
           showError(err);
           approve.disabled = false;
@@ -60,6 +63,7 @@ export async function renderFinance(container) {
           await postJson(`/api/split-sheets/${sheet.id}/reject`, { reason });
           showStatus(`Split sheet ${name} rejected.`, "ok");
           await drawSheets();
+          focusAfterRedraw(sheetsHeading());
         } catch (err) {
           showError(err);
         }

@@ -1,7 +1,7 @@
 // Consent grants of one album: what is granted, until when, whether it is live; grant and revoke.
 import { postJson } from "../api.js";
 import { formatWhen, localInputToIso } from "../dates.js";
-import { field, h, uniqueId } from "../dom.js";
+import { field, focusAfterRedraw, h, uniqueId } from "../dom.js";
 import { submitButton, whileBusy } from "../forms.js";
 import { showError, showStatus } from "../status.js";
 
@@ -79,11 +79,7 @@ function confirmRevoke(grant, target, revoked) {
       await revoked();
       // The dialog hands focus back to its Revoke button, which the redrawn table no longer has (focus would
       // fall to the top of the page): keep keyboard users on the grant's row.
-      const rowHeader = document.querySelector(`tr[data-grant-id="${grant.id}"] th`);
-      if (rowHeader) {
-        rowHeader.tabIndex = -1;
-        rowHeader.focus();
-      }
+      focusAfterRedraw(document.querySelector(`tr[data-grant-id="${grant.id}"] th`));
     } catch (err) {
       showError(err);
     }

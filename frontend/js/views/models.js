@@ -3,7 +3,7 @@
 // model, and this panel says so.
 import { apiBlob, getJson, postJson } from "../api.js";
 import { formatWhen } from "../dates.js";
-import { field, h, replaceChildren, uniqueId } from "../dom.js";
+import { field, focusAfterRedraw, h, replaceChildren, uniqueId } from "../dom.js";
 import { submitButton, whileBusy } from "../forms.js";
 import { showError, showStatus } from "../status.js";
 
@@ -121,11 +121,7 @@ function modelCard(model, changed) {
 
 /** After approving or rejecting, the redrawn list no longer has the button that had focus: move it to the model. */
 function focusModel(model) {
-  const item = document.querySelector(`li.model[data-model-id="${model.id}"]`);
-  if (item) {
-    item.tabIndex = -1;
-    item.focus();
-  }
+  focusAfterRedraw(document.querySelector(`li.model[data-model-id="${model.id}"]`));
 }
 
 function rejectDialog(model, name, changed) {

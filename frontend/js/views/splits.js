@@ -2,7 +2,7 @@
 // finance proposed. Finance approves an accepted version before it governs sales.
 import { getJson, postJson } from "../api.js";
 import { formatWhen } from "../dates.js";
-import { h, replaceChildren } from "../dom.js";
+import { focusAfterRedraw, h, replaceChildren } from "../dom.js";
 import { showError, showStatus } from "../status.js";
 
 const STATUS_TEXT = {
@@ -31,15 +31,15 @@ export function splitSheetsPanel(tracks) {
       const actions = [];
       if (sheet.status === "proposed") {
         const accept = h("button", { type: "button", class: "primary small", text: "Accept", "aria-label": `Accept split sheet ${name}` });
-        accept.addEventListener("click", () => act(`/api/split-sheets/${sheet.id}/accept`, {}, `Split sheet ${name} accepted; finance approves it next.`));
+        accept.addEventListener("click", () => act(`/api/split-sheets/${sheet.id}/accept`, {}, `Split sheet ${name} accepted; finance approves it next.`, sheet));
         const reject = h("button", { type: "button", class: "secondary small", text: "Reject", "aria-label": `Reject split sheet ${name}` });
         reject.addEventListener("click", () => {
           const reason = window.prompt(`Why reject split sheet ${name}?`);
-          if (reason !== null) act(`/api/split-sheets/${sheet.id}/reject`, { reason }, `Split sheet ${name} rejected.`);
+          if (reason !== null) act(`/api/split-sheets/${sheet.id}/reject`, { reason }, `Split sheet ${name} rejected.`, sheet);
         });
         actions.push(accept, reject);
       }
-      return h("li", { class: "sheet", "aria-label": `Split sheet ${name}` },
+      return h("li", { class: "sheet", "aria-label": `Split sheet ${name}`, dataset: { sheetId: sheet.id } },
         h("h3", {}, name, " ", h("span", { class: `badge sheet-${sheet.status}`, text: STATUS_TEXT[sheet.status] || sheet.status })),
         h("p", { class: "muted small", text: `Proposed ${formatWhen(sheet.created_at)}${sheet.note ? ` · ${sheet.note}` : ""}` }),
         h("ul", { class: "split-shares" }, sheet.lines.map((line) => h("li", { text: `${line.payee_name || `Payee ${line.payee_id}`} (${line.role}): ${(line.basis_points / 100).toFixed(2)} %` }))),
@@ -47,11 +47,12 @@ export function splitSheetsPanel(tracks) {
     })));
   }
 
-  async function act(path, body, done) {
+  async function act(path, body, done, sheet) {
     try {
       await postJson(path, body);
       showStatus(done, "ok");
       await reload();
+      focusAfterRedraw(list.querySelector(`li.sheet[data-sheet-id="${sheet.id}"]`));
     } catch (err) {
       showError(err);
     }
