@@ -229,6 +229,7 @@ def test_finance_refunds_part_of_an_order_and_sees_a_dispute(page: Page, live_se
     dialog.get_by_label("Amount in minor units (EUR); empty for the full amount").fill("300")
     dialog.get_by_role("button", name="Refund", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("Refund requested")
+    expect(row.get_by_role("rowheader")).to_be_focused()  # on the order, not thrown to the top of the page
 
     # Stripe confirms the refund it made (its id, from localstripe), then the fan's bank opens a dispute.
     client = stripe.StripeClient("sk_test_browser", base_addresses={"api": localstripe})

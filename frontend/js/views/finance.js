@@ -223,6 +223,8 @@ function refundDialog(order, left, changed) {
       await postJson(`/api/finance/orders/${order.public_id}/refund`, amount.value ? { amount_minor: Number(amount.value) } : {});
       showStatus("Refund requested; the ledger reverses the shares when Stripe confirms it.", "ok");
       await changed();
+      // The redrawn table no longer has the Refund button the dialog returns focus to: keep it on the order.
+      focusAfterRedraw(document.querySelector(`tr[data-order="${order.public_id}"] th`));
     } catch (err) {
       showError(err);
     }
