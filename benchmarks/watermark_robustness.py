@@ -101,7 +101,8 @@ def bench_audio(mixes: list[Audio], clips: int, seconds: float, rng: np.random.G
         print(f"\nSignal-to-watermark ratio: mean {np.mean(snrs):.1f} dB, min {np.min(snrs):.1f} dB.")
 
 
-def bench_audio_false_positives(mixes: list[Audio], unmarked: int, rng: np.random.Generator) -> None:
+def bench_audio_false_positives(mixes: list[Audio], unmarked: int, rng: np.random.Generator,
+                                lengths: tuple[float, float] = (8.0, 15.0)) -> None:
     """Unmarked excerpts that yield an id, and the CRC checks detection made on them: each check of a message
     that is not a mark passes by chance with probability 2⁻¹⁶, so checks · 2⁻¹⁶ estimates the false-id rate far
     below what a count of false ids can show."""
@@ -109,7 +110,7 @@ def bench_audio_false_positives(mixes: list[Audio], unmarked: int, rng: np.rando
     began = time.perf_counter()
     for i in range(unmarked):
         source = mixes[i % len(mixes)]
-        length = int(rng.uniform(8, 15) * RATE)
+        length = int(rng.uniform(*lengths) * RATE)
         start = int(rng.uniform(0, max(1, len(source) - length)))
         excerpt = source[start:start + length] * np.float32(rng.uniform(0.3, 1.0))
         result = audio_watermark.detect(excerpt, RATE)
@@ -117,7 +118,8 @@ def bench_audio_false_positives(mixes: list[Audio], unmarked: int, rng: np.rando
         checks += result.crc_checks
         if (i + 1) % 100 == 0:  # a full tempo sweep per excerpt: this table takes longest, so show progress
             print(f"  {i + 1}/{unmarked} unmarked excerpts, {false_ids} false ids", file=sys.stderr, flush=True)
-    print(f"\nFalse positives on {unmarked} unmarked excerpts (8–15 s, random gain): {false_ids} "
+    print(f"\nFalse positives on {unmarked} unmarked excerpts ({lengths[0]:g}–{lengths[1]:g} s, random gain): "
+          f"{false_ids} "
           f"({100 * false_ids / max(unmarked, 1):.2f} %); {checks} CRC checks made in all, so an expected "
           f"{checks / 2**16:.2g} false ids ({checks / 2**16 / max(unmarked, 1):.1e} per excerpt); "
           f"{time.perf_counter() - began:.0f} s.")
@@ -286,6 +288,8 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--unmarked", type=int, default=1000)
+    parser.add_argument("--unmarked-seconds", default="8,15",
+                        help="shortest,longest unmarked excerpt in the false-id table (seconds)")
     parser.add_argument("--short-clips", type=int, default=8, help="clips per length in the short-clip table")
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--unmarked-images", type=int, default=1000)
@@ -311,7 +315,8 @@ def main() -> None:
     if "audio" in sections:
         bench_audio(mixes, args.clips, args.seconds, rng)
     if "audio-fp" in sections:
-        bench_audio_false_positives(mixes, args.unmarked, rng)
+        shortest, longest = (float(v) for v in args.unmarked_seconds.split(","))
+        bench_audio_false_positives(mixes, args.unmarked, rng, (shortest, longest))
 
 
 if __name__ == "__main__":
