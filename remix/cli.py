@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
-from typing import Annotated, NoReturn, ParamSpec, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn, ParamSpec, TypeVar
 
 import pydantic
 import typer
@@ -13,6 +15,9 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from remix.auth.models import Role
 from remix.errors import RemixError
 from remix.visuals.models import VisualBase
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="Remix: a consent-first fan remix service.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -109,8 +114,15 @@ def demo(
     host: str = "127.0.0.1",
     port: int = 8000,
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after building")] = True,
+    local_stripe: Annotated[bool, typer.Option(
+        "--local-stripe/--no-local-stripe",
+        help="When no Stripe is configured (REMIX_STRIPE_API_BASE unset and the default test key), run localstripe "
+             "beside the demo as a local Stripe stand-in (test mode; its signed webhooks come to this server), so "
+             "Buy works offline; stopped when the demo exits. --no-local-stripe leaves payments on the configured "
+             "Stripe.")] = True,
 ) -> None:
-    """Build the demo album (Bach chorales rendered to stems, scikit-image artwork), load it, and serve."""
+    """Build the demo album (Bach chorales rendered to stems, scikit-image artwork), load it with payees, approved
+    split sheets and prices, and serve; payments go to a local Stripe stand-in unless Stripe is configured."""
     from remix.app import create_app
     from remix.config import get_settings
     from remix.demo.media import build_demo_media
@@ -128,14 +140,47 @@ def demo(
                f" ({'created' if seeded.created else 'already loaded'})")
     if seeded.created:
         typer.echo(f"demo visual model: {seeded.visual_model}")
+    typer.echo(f"for sale: long versions of {seeded.tracks_for_sale} track(s) (approved split sheets, priced)")
     typer.echo("demo accounts (email / password / role):")
     for account in DEMO_ACCOUNTS:
         typer.echo(f"  {account.email:22} {account.password:24} {account.role.value}")
     if serve_after:
-        import uvicorn
+        _serve_demo(application, settings.data_dir, host, port, local_stripe)
 
+
+def _serve_demo(application: FastAPI, data_dir: Path, host: str, port: int, local_stripe: bool) -> None:
+    """Serve the demo; with ``local_stripe`` and no Stripe configured, beside a localstripe process that lives
+    exactly as long as the server (stopped on a normal exit, Ctrl-C and SIGTERM alike)."""
+    import signal
+
+    import uvicorn
+
+    from remix.commerce.config import get_commerce_settings
+    from remix.demo.payments import LocalStripe, LocalStripeUnavailable, stripe_is_configured
+
+    commerce = get_commerce_settings()
+    stand_in: LocalStripe | None = None
+    # uvicorn turns SIGTERM into a graceful stop, then raises it again once it has returned; Python's default
+    # action would end the process there without running the ``finally`` below and leave localstripe behind.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+    try:
+        if local_stripe and not stripe_is_configured(commerce):
+            try:
+                stand_in = LocalStripe.start(data_dir / "localstripe.log")
+                own_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # where localstripe can reach us
+                application.state.commerce_settings = stand_in.wire(commerce, f"http://{own_host}:{port}")
+            except LocalStripeUnavailable as exc:
+                _fail(f"cannot start the local Stripe stand-in: {exc}", 1, exc)
+            typer.echo(f"payments: local Stripe stand-in (localstripe, test mode) at {stand_in.url}, webhooks to "
+                       f"this server; no real money moves (log: {stand_in.log_path})")
+        elif not local_stripe and not stripe_is_configured(commerce):
+            typer.echo("payments: no Stripe configured and --no-local-stripe given; Buy will fail until "
+                       "REMIX_STRIPE_API_KEY / REMIX_STRIPE_API_BASE are set")
         typer.echo(f"serving on http://{host}:{port}/  (API docs at /docs)")
         uvicorn.run(application, host=host, port=port, ws_per_message_deflate=False)  # see serve()
+    finally:
+        if stand_in is not None:
+            stand_in.stop()
 
 
 @app.command("audit-verify")

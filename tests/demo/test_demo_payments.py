@@ -1,0 +1,98 @@
+"""The demo sells offline: `remix demo`'s own localstripe wiring takes a fan's payment for a seeded track, and
+localstripe's signed webhook makes the order paid and splits the sale to the seeded payees."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from remix.commerce.config import CommerceSettings
+from remix.config import Settings
+from remix.demo.media import DemoAlbumMedia
+from remix.demo.payments import LocalStripe, stripe_is_configured
+from remix.demo.seed import seed_demo
+from tests.conftest import login
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def demo_server(client: TestClient, settings: Settings, demo_media: DemoAlbumMedia) -> Iterator[str]:
+    """The seeded demo app listening on a loopback port (as `remix demo` serves it); yields its base URL."""
+    settings = settings.model_copy(update={"max_audio_bytes": Settings().max_audio_bytes})
+    with client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
+        seed_demo(session, settings, demo_media)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    server = uvicorn.Server(uvicorn.Config(client.app, log_level="warning", access_log=False, lifespan="off",
+                                           ws="none"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app server did not start"
+        time.sleep(0.02)
+    yield f"http://{host}:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+def test_only_an_unconfigured_stripe_gets_the_local_stand_in() -> None:
+    assert not stripe_is_configured(CommerceSettings())
+    assert stripe_is_configured(CommerceSettings(stripe_api_base="http://127.0.0.1:8420"))
+    assert stripe_is_configured(CommerceSettings(stripe_api_key="sk_test_someone_real"))
+
+
+def test_a_fan_buys_a_demo_long_version_through_the_demos_local_stripe(
+    client: TestClient, demo_server: str, tmp_path: Path
+) -> None:
+    # The long render is not what this test is about; the demo itself renders on payment.
+    commerce = CommerceSettings(render_on_payment=False)
+    with LocalStripe.start(tmp_path / "localstripe.log") as stand_in:
+        client.app.state.commerce_settings = stand_in.wire(commerce, demo_server)  # type: ignore[attr-defined]
+        with httpx.Client(base_url=demo_server, timeout=30) as web:
+            fan = {"Authorization": f"Bearer {login(client, 'fan@remix.test', 'fan-demo-password')}"}
+            album = web.get("/api/albums", headers=fan).json()[0]
+            track = web.get(f"/api/albums/{album['id']}", headers=fan).json()["tracks"][0]
+            spec = {"stems": {"soprano": {"gain_db": -3.0}}, "window": {"start_seconds": 0.0, "length_seconds": 45}}
+            # What the studio's "Pay with the test card" button sends.
+            r = web.post("/api/orders", headers=fan,
+                         json={"track_id": track["id"], "spec": spec, "payment_method": "pm_card_visa"})
+            assert r.status_code == 201, r.text
+            placed = r.json()
+            assert placed["payment"]["status"] == "succeeded", placed
+            assert (placed["order"]["amount_minor"], placed["order"]["currency"]) == (499, "EUR")
+            # Only localstripe's signed webhook, delivered to the demo server, makes it paid.
+            paid = _wait_until_paid(web, fan, placed["order"]["public_id"])
+            assert paid["entitlement"] == "active" and paid["licence_number"]
+
+            finance = {"Authorization": f"Bearer {login(client, 'finance@remix.test', 'finance-demo-password')}"}
+            lines = web.get("/api/finance/statements", params={"period": paid["paid_at"][:7]}, headers=finance).json()
+            # €4.99 split 60 / 25 / 15 by largest remainder: 299.4, 124.75, 74.85 → 299 + 125 + 75.
+            assert {(x["payee_name"], x["currency"], x["sales"]) for x in lines} == {
+                ("The Leipzig Consort", "EUR", 299), ("Consort Classics (label)", "EUR", 125),
+                ("Remix (platform)", "EUR", 75)}
+            assert web.get("/api/finance/reconciliation", headers=finance).json()["ok"]
+    assert stand_in.process.poll() is not None  # stopped with the block, as the demo stops it on exit
+
+
+def _wait_until_paid(web: httpx.Client, headers: dict[str, str], public_id: str) -> dict[str, Any]:
+    """localstripe delivers its webhooks about a second after the payment."""
+    deadline = time.monotonic() + 20
+    while True:
+        order: dict[str, Any] = web.get(f"/api/orders/{public_id}", headers=headers).json()
+        if order["status"] != "pending" or time.monotonic() > deadline:
+            assert order["status"] == "paid", order
+            return order
+        time.sleep(0.1)
