@@ -3,7 +3,11 @@ localstripe's signed webhook makes the order paid and splits the sale to the see
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -96,3 +101,44 @@ def _wait_until_paid(web: httpx.Client, headers: dict[str, str], public_id: str)
             assert order["status"] == "paid", order
             return order
         time.sleep(0.1)
+
+
+# `remix demo`'s serving step on an empty app, in its own process, so that a real signal can stop it.
+SERVE_DEMO = """
+import sys
+from pathlib import Path
+from fastapi import FastAPI
+from remix.cli import _serve_demo
+_serve_demo(FastAPI(), Path(sys.argv[1]), "127.0.0.1", int(sys.argv[2]), True)
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_the_demo_stops_its_local_stripe_when_it_is_stopped(stop: signal.Signals, tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REMIX_STRIPE_")}
+    demo = subprocess.Popen([sys.executable, "-c", SERVE_DEMO, str(tmp_path), str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    stand_in: psutil.Process | None = None
+    try:
+        assert demo.stdout is not None
+        said = [demo.stdout.readline() for _ in range(2)]
+        assert said[0].startswith("payments: local Stripe stand-in (localstripe, test mode) at http://"), said
+        assert said[1].startswith(f"serving on http://127.0.0.1:{port}/"), said
+        stand_in_url = said[0].split(" at ")[1].split(",")[0]
+        assert httpx.get(f"{stand_in_url}/v1/customers", timeout=5).status_code == 401  # up (wants a key)
+        (stand_in,) = psutil.Process(demo.pid).children()  # the localstripe process
+        demo.send_signal(stop)
+        demo.wait(timeout=20)
+        psutil.wait_procs([stand_in], timeout=10)
+        assert not stand_in.is_running()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+        if demo.stdout is not None:
+            demo.stdout.close()
+        if stand_in is not None and stand_in.is_running():  # never leave one behind, even when failing
+            stand_in.kill()
