@@ -7,6 +7,7 @@ import { showError, showStatus } from "../status.js";
 import { artworkFigure } from "./artwork.js";
 import { grantForm, grantsTable } from "./grants.js";
 import { modelsPanel } from "./models.js";
+import { pricesPanel, splitProposalPanel } from "./selling.js";
 import { splitSheetsPanel } from "./splits.js";
 import { artworkUploadForm, stemUploadForm } from "./uploads.js";
 
@@ -54,6 +55,19 @@ export async function renderConsoleAlbum(container, albumId) {
   const models = modelsPanel(state.album, () => reloadGrants());
   await models.reload();
   const splits = splitSheetsPanel(() => state.tracks);
+  // The API lets the track's artist propose split sheets and set prices too. Finance's payee list is not theirs
+  // to read, so they propose among the payees already named on this album's sheets.
+  const proposal = splitProposalPanel(() => state.tracks, () => splits.payees(), {
+    versions: false,
+    proposed: () => reloadSplits(),
+    intro: "Propose new shares of a track among the payees on this album's split sheets (finance adds new payees). Accept your proposal under Split sheets; finance then approves it.",
+  });
+  const prices = pricesPanel(() => state.tracks);
+
+  async function reloadSplits() {
+    await splits.reload();
+    proposal.refreshPayees();
+  }
   const stemForm = stemUploadForm(() => state.tracks, () => reload());
   const grants = grantForm(() => [
     { value: `album:${state.album.id}`, label: "Whole album (all its artwork and stems, now and later)" },
@@ -66,13 +80,15 @@ export async function renderConsoleAlbum(container, albumId) {
     replaceChildren(grantsList, grantsTable(state.grants, assetName, () => reload(), usedBy));
     stemForm.refreshTracks();
     grants.refreshTargets();
+    proposal.refreshTracks();
+    prices.refreshTracks();
   }
 
   async function reload() {
     await load();
     await models.reload();
     draw();
-    await splits.reload();
+    await reloadSplits();
   }
 
   async function reloadGrants() {
@@ -119,8 +135,10 @@ export async function renderConsoleAlbum(container, albumId) {
       grantsList, grants.element),
     models.element,
     splits.element,
+    proposal.element,
+    prices.element,
   );
-  await splits.reload();
+  await Promise.all([reloadSplits(), prices.reload()]);
 }
 
 function newTrackForm(album, tracks, created) {

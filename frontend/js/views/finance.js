@@ -1,5 +1,6 @@
-// The finance dashboard: split sheets waiting for approval, statements per period and payee with CSV export
-// and period lock, revenue charts by track and payee, and orders with their refunds and disputes.
+// The finance dashboard: split sheets waiting for approval; setting up what is sold (payees, split sheet
+// proposals, prices: selling.js); statements per period and payee with CSV export and period lock, revenue
+// charts by track and payee, and orders with their refunds and disputes.
 import { apiBlob, getJson, postJson } from "../api.js";
 import { formatWhen } from "../dates.js";
 import { field, focusAfterRedraw, h, replaceChildren } from "../dom.js";
@@ -8,6 +9,7 @@ import { submitButton, whileBusy } from "../forms.js";
 import { formatMoney } from "../money.js";
 import { showError, showStatus } from "../status.js";
 import { lineChart } from "./chart.js";
+import { catalogTracks, payeesPanel, pricesPanel, splitProposalPanel } from "./selling.js";
 
 /** The current period (YYYY-MM) as the ledger counts it: in UTC. */
 export function currentPeriod() {
@@ -21,7 +23,7 @@ function card(id, title, ...children) {
 export async function renderFinance(container) {
   container.append(h("h1", { text: "Finance" }),
     h("p", { class: "lede", text: "Royalty splits, statements and the money behind every sale. Amounts come from the append-only ledger." }));
-  const payees = await getJson("/api/finance/payees");
+  const [payees, artists, tracks] = await Promise.all([getJson("/api/finance/payees"), getJson("/api/artists"), catalogTracks()]);
   const payeeName = (id) => payees.find((p) => p.id === id)?.name ?? `payee ${id}`;
   const sheets = h("div", {});
   const statement = h("div", {});
@@ -29,7 +31,7 @@ export async function renderFinance(container) {
   const orders = h("div", {});
 
   const refreshAll = async () => {
-    await Promise.all([drawSheets(), drawStatement(), drawCharts(), drawOrders()]);
+    await Promise.all([drawSheets(), drawStatement(), drawCharts(), drawOrders(), proposal.reload(), prices.reload()]);
   };
 
   const sheetsHeading = () => document.getElementById("sheets-title");
@@ -49,7 +51,7 @@ export async function renderFinance(container) {
         try {
           await postJson(`/api/split-sheets/${sheet.id}/approve`);
           showStatus(`Split sheet ${name} approved: sales of “${sheet.track_title}” follow it from now on.`, "ok");
-          await drawSheets();
+          await Promise.all([drawSheets(), proposal.reload(), prices.reload()]);
           focusAfterRedraw(sheetsHeading());  // the approved sheet has left the list, its button with it
         } catch (err) {
           showError(err);
@@ -78,8 +80,13 @@ export async function renderFinance(container) {
 
   // Statements: one period, all payees or one, with CSV export and the period lock.
   const period = h("input", { type: "month", name: "period", value: currentPeriod(), required: true });
-  const payee = h("select", { name: "payee" }, h("option", { value: "", text: "All payees" }),
-    payees.map((p) => h("option", { value: p.id, text: p.name })));
+  const payee = h("select", { name: "payee" });
+  const fillPayeeMenu = () => {
+    const chosen = payee.value;
+    replaceChildren(payee, h("option", { value: "", text: "All payees" }), payees.map((p) => h("option", { value: p.id, text: p.name })));
+    payee.value = chosen;
+  };
+  fillPayeeMenu();
   const exportCsv = h("button", { type: "button", class: "secondary", text: "Export CSV" });
   const lock = h("button", { type: "button", class: "danger", text: "Lock period" });
   const statementForm = h("form", { class: "row-form", "aria-label": "Choose a statement" },
@@ -154,8 +161,19 @@ export async function renderFinance(container) {
       h("tbody", {}, list.map((o) => orderRow(o, drawOrders))))));
   }
 
+  // Setting up what is sold; a new payee joins the statement menu and the split sheet lines at once.
+  const proposal = splitProposalPanel(() => tracks, () => payees);
+  const prices = pricesPanel(() => tracks);
+  const payeeSetup = payeesPanel(payees, artists, () => {
+    fillPayeeMenu();
+    proposal.refreshPayees();
+  });
+
   container.append(
     card("sheets-title", "Split sheets awaiting approval", sheets),
+    payeeSetup,
+    proposal.element,
+    prices.element,
     card("statement-title", "Statements", statementForm, statement),
     card("revenue-title", "Revenue", h("div", { class: "narrow-field" }, field("Show", by)), charts),
     card("orders-title", "Refunds and disputes", orders),

@@ -14,6 +14,7 @@ const STATUS_TEXT = {
 
 export function splitSheetsPanel(tracks) {
   const list = h("div", {});
+  let shown = [];
   const element = h("section", { class: "card", "aria-labelledby": "splits-title" },
     h("h2", { id: "splits-title", text: "Split sheets" }),
     h("p", { class: "muted small", text: "Who is paid what share of each sale. Accept a proposed version; finance then approves it." }),
@@ -22,6 +23,7 @@ export function splitSheetsPanel(tracks) {
   async function reload() {
     const sheets = (await Promise.all(tracks().map(async (t) => (await getJson(`/api/tracks/${t.id}/split-sheets`))
       .map((sheet) => ({ ...sheet, track_title: t.title }))))).flat();
+    shown = sheets;
     if (sheets.length === 0) {
       replaceChildren(list, h("p", { class: "empty-note", text: "No split sheets proposed yet." }));
       return;
@@ -58,5 +60,11 @@ export function splitSheetsPanel(tracks) {
     }
   }
 
-  return { element, reload };
+  /** The payees named on these sheets: all an artist's account can see of finance's payee list. */
+  function payees() {
+    const byId = new Map(shown.flatMap((sheet) => sheet.lines).map((line) => [line.payee_id, line.payee_name || `Payee ${line.payee_id}`]));
+    return [...byId].map(([id, name]) => ({ id, name }));
+  }
+
+  return { element, reload, payees };
 }
