@@ -67,10 +67,12 @@ def fill_share(page: Page, number: int, payee: str, role: str, percent: str) -> 
 def test_finance_puts_a_track_on_sale_that_the_artist_accepts_and_a_fan_buys(page: Page,
                                                                               live_server: LiveServer) -> None:
     log_in(page, "finance")
+    propose = page.get_by_role("region", name="Propose a split sheet")
+    expect(propose.get_by_text("No payees yet: create one under Payees first.")).to_be_visible()
     create_payee(page, "Alpha Band Royalties", artist="Alpha Band")
     create_payee(page, "Morning Records")
+    expect(propose.get_by_text("No payees yet")).to_be_hidden()
 
-    propose = page.get_by_role("region", name="Propose a split sheet")
     propose.get_by_label("Track").select_option(label="Morning Coffee — Steam Rising")
     expect(propose).to_contain_text("“Steam Rising” has no split sheet yet")
     fill_share(page, 1, "Alpha Band Royalties", "artist", "60")

@@ -61,6 +61,7 @@ export async function renderConsoleAlbum(container, albumId) {
     versions: false,
     proposed: () => reloadSplits(),
     intro: "Propose new shares of a track among the payees on this album's split sheets (finance adds new payees). Accept your proposal under Split sheets; finance then approves it.",
+    noPayees: "No payees to choose from yet: finance creates them and proposes this album's first split sheets.",
   });
   const prices = pricesPanel(() => state.tracks);
 

@@ -146,7 +146,9 @@ export function payeesPanel(payees, artists, created) {
  * artist console has its own list); `proposed(sheet)` runs after a proposal is stored.
  * Returns {element, reload, refreshPayees, refreshTracks}.
  */
-export function splitProposalPanel(tracks, payees, { versions: listVersions = true, proposed = async () => {}, intro } = {}) {
+export function splitProposalPanel(tracks, payees, {
+  versions: listVersions = true, proposed = async () => {}, intro, noPayees = "No payees yet: create one under Payees first.",
+} = {}) {
   const menu = trackMenu(tracks);
   const track = menu.select;
   const linesBox = h("div", { class: "split-editor" });
@@ -155,6 +157,7 @@ export function splitProposalPanel(tracks, payees, { versions: listVersions = tr
   const note = h("input", { type: "text", name: "note", maxlength: 2000, autocomplete: "off" });
   const addLine = h("button", { type: "button", class: "secondary small", text: "Add a payee" });
   const versions = h("div", {});
+  const noPayeesNote = h("p", { class: "empty-note", text: noPayees });
   const lines = [];
   const form = h("form", { class: "split-form", "aria-label": "Propose a split sheet", novalidate: true },
     field("Track", track),
@@ -181,7 +184,7 @@ export function splitProposalPanel(tracks, payees, { versions: listVersions = tr
     const legend = h("legend", {});
     const remove = h("button", { type: "button", class: "secondary small" });
     const element = h("fieldset", { class: "split-line" }, legend,
-      h("div", { class: "row compact" }, field("Payee", payee), field("Role", role),
+      h("div", { class: "row" }, field("Payee", payee), field("Role", role),
         field("Share (%)", share, "Up to two decimals, e.g. 33.33")),
       h("div", { class: "actions" }, remove));
     const line = { element, legend, payee, role, share, remove };
@@ -305,11 +308,16 @@ export function splitProposalPanel(tracks, payees, { versions: listVersions = tr
   startOver();
   const element = section("propose-title", "Propose a split sheet",
     h("p", { class: "muted small", text: intro || "Who is paid what share of each sale of a track. The artist accepts the proposal, then finance approves it; only then can the track be sold." }),
-    form, versions);
+    noPayeesNote, form, versions);
+  const refreshPayees = () => {
+    lines.forEach((line) => payeeOptions(line.payee));
+    noPayeesNote.hidden = payees().length > 0;
+  };
+  refreshPayees();
   return {
     element,
     reload,
-    refreshPayees: () => lines.forEach((line) => payeeOptions(line.payee)),
+    refreshPayees,
     refreshTracks: () => {
       const before = track.value;
       menu.refresh();
