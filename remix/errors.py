@@ -17,9 +17,12 @@ class RemixError(Exception):
 
     status_code = 400
 
-    def __init__(self, detail: str, *, status_code: int | None = None) -> None:
+    def __init__(self, detail: str, *, status_code: int | None = None, facts: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # Machine-readable facts sent beside ``detail`` in the body (e.g. the asset ids support needs), so the
+        # sentence itself can stay in words a person understands.
+        self.facts = facts or {}
         if status_code is not None:
             self.status_code = status_code
 
@@ -37,7 +40,7 @@ class Forbidden(RemixError):
 
 
 class ConsentNotGranted(RemixError):
-    """No live consent grant covers the requested use of an asset."""
+    """No live consent grant covers the requested use of an asset (the body also names ``scope`` and ``asset_ids``)."""
 
     status_code = 403
 
@@ -89,7 +92,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _remix_error(_: Request, exc: RemixError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(
-            {"error": type(exc).__name__, "detail": exc.detail}, status_code=exc.status_code, headers=headers
+            {**exc.facts, "error": type(exc).__name__, "detail": exc.detail}, status_code=exc.status_code,
+            headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from remix.catalog.models import Asset, ConsentGrant, ConsentRevocation, Scope
+from remix.catalog.models import Asset, AssetKind, ConsentGrant, ConsentRevocation, Scope, Track
 from remix.db import MAX_INTEGER_ID, utcnow
 from remix.errors import ConsentNotGranted, NotFound
 
@@ -132,10 +132,54 @@ def _decide(scope: Scope, at: datetime, wanted: list[int], rows: Sequence[Any]) 
 def require_use(
     session: Session, scope: Scope, asset_ids: Sequence[int], *, at: datetime | None = None
 ) -> ConsentDecision:
-    """Like :func:`check_use` but raises :class:`ConsentNotGranted` naming the uncovered assets."""
+    """Like :func:`check_use` but raises :class:`ConsentNotGranted` saying in words what is not allowed; the
+    uncovered asset ids go in the error's facts (the body's ``asset_ids``), for support, not in the sentence."""
     decision = check_use(session, scope, asset_ids, at=at)
     if not decision.allowed:
-        raise ConsentNotGranted(
-            f"no live '{scope.value}' consent grant covers asset(s) {list(decision.uncovered)}"
-        )
+        raise ConsentNotGranted(refusal_in_words(session, scope, decision.uncovered),
+                                facts={"scope": scope.value, "asset_ids": list(decision.uncovered)})
     return decision
+
+
+# "the artist has not allowed <use> <what>": each scope's use in a fan's words.
+_USE_IN_WORDS = {
+    Scope.remix_preview: "remixing of",
+    Scope.download_clip: "clip downloads of",
+    Scope.sell_extended: "selling the long version of",
+    Scope.train_visual: "training visuals on",
+}
+
+
+def refusal_in_words(session: Session, scope: Scope, asset_ids: Iterable[int]) -> str:
+    """Why ``scope`` is refused for ``asset_ids``, naming stems and artwork as a fan knows them, e.g. "the artist
+    has not allowed remixing of the tenor and bass stems of “Steam Rising”" (never the assets' ids)."""
+    wanted = sorted(set(asset_ids))
+    rows = session.execute(
+        select(Asset.id, Asset.kind, Asset.stem_name, Asset.title, Track.title.label("track_title"))
+        .outerjoin(Track, Track.id == Asset.track_id).where(Asset.id.in_(wanted)).order_by(Asset.id)
+    ).all()
+    stems_by_track: dict[str, list[str]] = {}
+    artwork_titles: list[str] = []
+    untitled_artwork = 0
+    for row in rows:
+        if row.kind == AssetKind.stem:
+            stems_by_track.setdefault(row.track_title or "this track", []).append(row.stem_name or "unnamed")
+        elif row.title.strip():
+            artwork_titles.append(f"“{row.title.strip()}”")
+        else:
+            untitled_artwork += 1
+    things = [f"the {_and_list(names)} stem{'s' if len(names) > 1 else ''} of “{track}”"
+              for track, names in stems_by_track.items()]
+    if artwork_titles:
+        things.append(f"the artwork {_and_list(artwork_titles)}")
+    if untitled_artwork:
+        things.append("an untitled picture" if untitled_artwork == 1 else f"{untitled_artwork} untitled pictures")
+    what = _and_list(things) or "this"
+    if scope is Scope.remix_preview and not stems_by_track:
+        return f"the artist has not released {what} to fans"
+    return f"the artist has not allowed {_USE_IN_WORDS[scope]} {what}"
+
+
+def _and_list(words: Sequence[str]) -> str:
+    """["a", "b", "c"] → "a, b and c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}" if words else ""

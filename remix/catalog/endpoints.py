@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 from remix.auth.deps import AdminUser, ArtistUser, CurrentUser, ensure_acts_for
 from remix.auth.models import Role
 from remix.catalog import repository, service
-from remix.catalog.consent import check_use
+from remix.catalog.consent import check_use, require_use
 from remix.catalog.models import Album, Artist, Asset, AssetKind, ConsentGrant, Scope, Track
 from remix.catalog.schemas import (
     AlbumDetail,
@@ -147,10 +147,13 @@ def get_asset_file(asset_id: int, request: Request, session: SessionDep, user: C
     if not owner:
         if asset.kind != AssetKind.artwork:
             raise Forbidden("stems are only available to their artist; fans hear them through remixes")
-        if not check_use(session, Scope.remix_preview, [asset.id]).allowed:
-            raise ConsentNotGranted("the artist has not released this artwork (no live remix_preview grant)")
+        require_use(session, Scope.remix_preview, [asset.id])
     path = AssetStore(request.app.state.settings.asset_dir).path_for(asset.storage_key)
-    return FileResponse(path, media_type=asset.media_type, filename=asset.original_filename)
+    # A browser may keep a file with a Last-Modified date and no Cache-Control for a tenth of its age (days, for
+    # artwork uploaded months ago) and show it without asking: revoked artwork would stay on the fan's screen.
+    # no-cache makes it ask every time (a 304 when still allowed), so the consent check above always runs.
+    return FileResponse(path, media_type=asset.media_type, filename=asset.original_filename,
+                        headers={"Cache-Control": "private, no-cache"})
 
 
 def _grant_out(grant: ConsentGrant) -> GrantOut:

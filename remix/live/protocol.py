@@ -97,14 +97,16 @@ _client_message: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 class ProtocolError(Exception):
     """A client message the server cannot act on; sent back as a typed ``error`` message."""
 
-    def __init__(self, error: str, detail: str, message_id: str | None = None) -> None:
+    def __init__(self, error: str, detail: str, message_id: str | None = None,
+                 facts: dict[str, Any] | None = None) -> None:
         super().__init__(detail)
         self.error = error
         self.detail = detail
         self.message_id = message_id
+        self.facts = facts or {}  # a RemixError's machine-readable facts (e.g. asset_ids), sent beside detail
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": "error", "id": self.message_id, "error": self.error, "detail": self.detail}
+        return {**self.facts, "type": "error", "id": self.message_id, "error": self.error, "detail": self.detail}
 
 
 def parse_client_message(raw: str | bytes) -> ClientMessage:

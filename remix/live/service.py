@@ -23,10 +23,10 @@ from remix.audit import service as audit
 from remix.auth.models import Role, User
 from remix.auth.service import user_for_token
 from remix.catalog import repository as catalog_repository
-from remix.catalog.consent import check_use
+from remix.catalog.consent import check_use, require_use
 from remix.catalog.models import Album, Artist, Asset, Scope, Track
 from remix.config import Settings
-from remix.errors import ConsentNotGranted, NotFound, RemixError
+from remix.errors import NotFound, RemixError
 from remix.live.models import LiveSnapshot
 from remix.visuals import repository as visuals_repository
 from remix.visuals import service as visuals
@@ -48,6 +48,7 @@ class TrackContext:
     sample_rate: int
     model_id: int | None
     visuals_reason: str  # why there are no visuals (empty when there are)
+    album_id: int
 
 
 def authenticate(factory: sessionmaker[Session], token: str) -> int | None:
@@ -70,19 +71,25 @@ def open_track(factory: sessionmaker[Session], track_id: int) -> TrackContext:
             track=track, stems=list(stems), artist_id=artist.id, artist_name=artist.name,
             duration_seconds=audio_service.track_duration(stems),
             sample_rate=audio_service.render_sample_rate(stems),
-            model_id=model.id if model else None,
+            model_id=model.id if model else None, album_id=album.id,
             visuals_reason="" if model else f"album {album.id} has no live (artist-approved) visual model yet; "
                                             "the session plays audio only",
         )
 
 
 def require_preview(factory: sessionmaker[Session], asset_ids: Sequence[int]) -> None:
-    """ConsentNotGranted unless a live ``remix_preview`` grant covers every asset (the audible stems)."""
+    """ConsentNotGranted unless a live ``remix_preview`` grant covers every asset (the audible stems); its detail
+    names the stems in words, its facts their ids."""
     with factory() as session:
-        decision = check_use(session, Scope.remix_preview, asset_ids)
-        if not decision.allowed:
-            raise ConsentNotGranted(f"no live 'remix_preview' consent grant covers stem asset(s) "
-                                    f"{list(decision.uncovered)}; the artist has not released them for live remixing")
+        require_use(session, Scope.remix_preview, asset_ids)
+
+
+def withheld_artwork(factory: sessionmaker[Session], album_id: int) -> tuple[int, ...]:
+    """The album's artwork that fans may not see now (no live ``remix_preview`` grant covers it): pages showing
+    it drop it at once (see LiveSession's consent watch)."""
+    with factory() as session:
+        artwork = [a.id for a in catalog_repository.album_artwork(session, album_id)]
+        return check_use(session, Scope.remix_preview, artwork).uncovered
 
 
 def load_pipeline(factory: sessionmaker[Session], settings: Settings, user_id: int, model_id: int) -> Any:

@@ -91,6 +91,7 @@ class LiveSession:
         self.prompt = saved.prompt
         self.playing = False
         self.revoked = False
+        self.artwork_withheld: tuple[int, ...] = ()  # the album's artwork fans may not see now
         self.visuals_on = False
         self.visuals_reason = context.visuals_reason
         self.model_id = context.model_id
@@ -151,6 +152,7 @@ class LiveSession:
                 self.visuals_reason = f"visuals are off: {exc.detail}"
         if self.visuals_on and self.prompt:
             await self._set_prompt_embedding(self.prompt)
+        self.artwork_withheld = await self._withheld_artwork()
         self.outbox.reply(self.state_message())
         self._tasks = [self._loop.create_task(self._visual_loop(), name=f"live-visual-{self.session_id}"),
                        self._loop.create_task(self._consent_watch(), name=f"live-consent-{self.session_id}")]
@@ -179,6 +181,7 @@ class LiveSession:
             "type": "state", "session_id": self.session_id, "resumed": self.resumed, "track_id": self.ctx.track.id,
             "duration_seconds": round(self.ctx.duration_seconds, 3), "mix": self.mix, "prompt": self.prompt,
             "position_seconds": round(self.position(), 3), "playing": self.playing, "rendering": not self.revoked,
+            "artwork_withheld": list(self.artwork_withheld),
             "audio": {"format": "wav", "sample_rate": self.ctx.sample_rate, "chunk_seconds": CHUNK_SECONDS,
                       "lead_seconds": LEAD_SECONDS},
             "visuals": {"available": self.visuals_on, "model_id": self.model_id if self.visuals_on else None,
@@ -212,7 +215,7 @@ class LiveSession:
         try:
             self.outbox.reply(await handler(message))
         except RemixError as exc:
-            raise ProtocolError(type(exc).__name__, exc.detail, message.id) from exc
+            raise ProtocolError(type(exc).__name__, exc.detail, message.id, exc.facts) from exc
 
     async def _on_auth(self, message: AuthMessage) -> dict[str, Any]:
         return ack(message.id, already_authenticated=True)
@@ -356,7 +359,7 @@ class LiveSession:
         self.playing = False
         self.level = 0.0
         self.outbox.drop_media()
-        self.outbox.reply({"type": "error", "id": None, "error": type(exc).__name__,
+        self.outbox.reply({**exc.facts, "type": "error", "id": None, "error": type(exc).__name__,
                            "detail": f"{exc.detail}; rendering has stopped"})
         self.outbox.reply(self.state_message())
 
@@ -374,7 +377,9 @@ class LiveSession:
             await self.hub.consent_news(interval)  # the interval, or sooner when consent changed anywhere
             if self._unsaved:
                 self.save()
+            await self._watch_artwork()
             if self.revoked:
+                await self._watch_release()
                 continue
             try:
                 await self._ensure_audio_consent()
@@ -391,6 +396,44 @@ class LiveSession:
                             functools.partial(service.authorize_model, self.hub.factory, self.user_id, model_id))
                 except RemixError as exc:
                     self._visuals_off(exc)
+
+    async def _watch_release(self) -> None:
+        """A revoked session whose stems are covered again (the artist granted anew) tells the fan at once: the
+        page says the track is back and that Play continues it, instead of "stopped" until the fan tries."""
+        try:
+            await self._ensure_audio_consent()
+        except RemixError:
+            return
+        self.revoked = False
+        self.outbox.reply({"type": "notice", "notice": "Released",
+                           "detail": "the artist has released this track again; press Play to continue"})
+        self.outbox.reply(self.state_message())
+
+    async def _withheld_artwork(self) -> tuple[int, ...]:
+        """The album's artwork fans may not see now; one query per recheck interval for every session on the album."""
+        key = ("artwork", self.ctx.album_id)
+        hit, withheld = self.hub.consent.cached(key)
+        if hit:
+            return tuple(withheld)
+        load = functools.partial(service.withheld_artwork, self.hub.factory, self.ctx.album_id)
+
+        def ask() -> None:
+            self.hub.consent.get(key, load)
+
+        await self.hub.shared_check(key, ask)
+        hit, withheld = self.hub.consent.cached(key)
+        if not hit:  # expired while the query ran (a very short recheck interval): ask once more, alone
+            withheld = await asyncio.to_thread(self.hub.consent.get, key, load)
+        return tuple(withheld)
+
+    async def _watch_artwork(self) -> None:
+        """Artwork whose grant was revoked (or granted again) while the fan's page shows it: the page is told at
+        once, so it drops (or shows again) the picture instead of keeping it on screen until a reload."""
+        withheld = await self._withheld_artwork()
+        if withheld != self.artwork_withheld:
+            self.artwork_withheld = withheld
+            self.outbox.reply({"type": "notice", "notice": "ArtworkWithheld", "asset_ids": list(withheld),
+                               "detail": "the artist has withdrawn this artwork"})
 
     # ------------------------------------------------------------------------------------------ audio
 

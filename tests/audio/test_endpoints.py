@@ -122,8 +122,10 @@ def test_free_clips_stop_at_thirty_seconds_and_longer_needs_a_purchase(world: Wo
     longer = {"window": window(0.0, 16.0, loops=2)}  # 32 s: only for someone who bought it
     previous = install_entitlement_check(lambda session, user, track_id, spec_hash: track_id == stemmed.track_id)
     try:
-        status, kind, detail = error_of(clip(world, stemmed.track_id, longer))
-        assert (status, kind) == (403, "ConsentNotGranted") and "sell_extended" in detail
+        refused = clip(world, stemmed.track_id, longer)
+        status, kind, detail = error_of(refused)
+        assert (status, kind) == (403, "ConsentNotGranted") and refused.json()["scope"] == "sell_extended"
+        assert detail.startswith("the artist has not allowed selling the long version of the soprano, alto")
         grant(world, "sell_extended", album_id=stemmed.album_id)
         r = clip(world, stemmed.track_id, longer)
         assert r.status_code == 200, r.text
@@ -141,14 +143,21 @@ def test_consent_is_checked_per_scope_per_audible_stem_and_revocation_is_immedia
     soprano_only = {"window": window(0.0, 3.0), "stems": {"soprano": {"solo": True}}}
     grant(world, "remix_preview", asset_id=stemmed.stem_ids["soprano"])
     assert preview(world, stemmed.track_id, soprano_only).status_code == 200  # only audible stems need consent
-    status, kind, detail = error_of(preview(world, stemmed.track_id, spec))
+    refused = preview(world, stemmed.track_id, spec)
+    status, kind, detail = error_of(refused)
     assert (status, kind) == (403, "ConsentNotGranted")
-    assert str(stemmed.stem_ids["bass"]) in detail and str(stemmed.stem_ids["soprano"]) not in detail
+    # The sentence names the stems as the fan knows them; their ids are in the body for support.
+    track_title = world.client.get(f"/api/tracks/{stemmed.track_id}", headers=world.headers("fan")).json()["title"]
+    assert detail == f"the artist has not allowed remixing of the alto, tenor and bass stems of “{track_title}”"
+    assert refused.json()["asset_ids"] == sorted(stemmed.stem_ids[name] for name in ("alto", "tenor", "bass"))
+    assert refused.json()["scope"] == "remix_preview"
 
     album_grant = grant(world, "remix_preview", album_id=stemmed.album_id)
     assert preview(world, stemmed.track_id, spec).status_code == 200
-    status, kind, detail = error_of(clip(world, stemmed.track_id, spec))  # previewing is not downloading
-    assert (status, kind) == (403, "ConsentNotGranted") and "download_clip" in detail
+    refused = clip(world, stemmed.track_id, spec)  # previewing is not downloading
+    status, kind, detail = error_of(refused)
+    assert (status, kind) == (403, "ConsentNotGranted") and refused.json()["scope"] == "download_clip"
+    assert detail.startswith("the artist has not allowed clip downloads of the soprano, alto, tenor and bass stems")
 
     r = world.client.post(f"/api/consent/grants/{album_grant}/revoke", json={"reason": "changed my mind"},
                           headers=world.headers("alpha"))

@@ -114,7 +114,7 @@ def test_grant_and_revoke_change_what_the_fan_sees(page: Page, browser: Browser,
     # After revocation the fan's next look shows why the cover is missing, not the cover.
     fan_page.reload()
     expect(fan_art.get_by_text("Artwork not released")).to_be_visible()
-    expect(fan_art).to_contain_text("no live remix_preview grant")
+    expect(fan_art).to_contain_text("The artist has not released the artwork “Launch” to fans")
     expect(fan_art.get_by_role("img")).to_have_count(0)
     shot(fan_page, "fan-artwork-withheld")
     fan.close()

@@ -173,7 +173,12 @@ def test_revoking_the_grant_mid_session_tells_the_fan_and_stops_the_audio(live_t
         else:
             raise AssertionError("the session was not told about the revocation")
         assert "rendering has stopped" in message["detail"]
+        # The fan reads which stems, by name; the ids are in the message for support, not in the sentence.
+        assert message["detail"].startswith("the artist has not allowed remixing of the soprano, alto, tenor and bass")
+        assert message["asset_ids"] == sorted(live_track.stem_ids.values())
         state = receive_json(ws)
+        while state.get("type") != "state":  # the album's artwork lost the same grant: its notice may come first
+            state = receive_json(ws)
         assert state["rendering"] is False and state["playing"] is False
         send(ws, "ping", "after")
         answer = receive(ws)  # nothing rendered before the revocation is still sent after it
