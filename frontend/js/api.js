@@ -1,6 +1,6 @@
 // Talking to the Remix API. The session lives in the HttpOnly `remix_session` cookie the server sets
 // at login, so every call is a same-origin request with credentials and no token is kept in script.
-import { ApiError } from "./errors.js";
+import { ApiError, untypedError } from "./errors.js";
 
 async function errorFrom(response) {
   let body = null;
@@ -10,7 +10,7 @@ async function errorFrom(response) {
     // Not JSON (a proxy page, say): fall back to the status line.
   }
   if (body && typeof body.error === "string") return new ApiError(body.error, body.detail || "", response.status);
-  return new ApiError(`HTTP${response.status}`, response.statusText || `status ${response.status}`, response.status);
+  return untypedError(response.status, response.headers.get("X-Request-ID"));
 }
 
 async function send(method, path, body, accept) {
@@ -66,7 +66,7 @@ export function uploadForm(path, formData, onProgress) {
       } else if (body && typeof body.error === "string") {
         reject(new ApiError(body.error, body.detail || "", xhr.status));
       } else {
-        reject(new ApiError(`HTTP${xhr.status}`, xhr.statusText || `status ${xhr.status}`, xhr.status));
+        reject(untypedError(xhr.status, xhr.getResponseHeader("X-Request-ID")));
       }
     });
     xhr.addEventListener("error", () => reject(new ApiError("NetworkError", "the upload did not reach the server", 0)));

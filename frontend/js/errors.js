@@ -10,6 +10,19 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * An answer without the API's typed body: the server failed before it could say why (an unexpected fault,
+ * logged with the request id it sends as X-Request-ID), or something between us and it answered. Said in
+ * words, never as a bare "HTTP500"; the reference lets support find the log line.
+ */
+export function untypedError(status, requestId) {
+  const reference = requestId ? ` (reference ${requestId})` : "";
+  if (status >= 500) {
+    return new ApiError("ServerError", `it has been logged${reference}, so nothing needs to be reported. Please try again in a moment.`, status);
+  }
+  return new ApiError("UnexpectedAnswer", `the server's answer could not be read${reference}. Please reload the page and try again.`, status);
+}
+
 // Headline per error kind; the API's detail follows it. Unknown kinds get their name spelled out.
 const HEADLINES = {
   Unauthorized: "Please log in",
@@ -32,6 +45,8 @@ const HEADLINES = {
   Disconnected: "The live session is not connected",
   PaymentProviderUnavailable: "The payment provider is unavailable; nothing was charged",
   PaymentDeclined: "Payment not taken",
+  ServerError: "Something went wrong on the server",
+  UnexpectedAnswer: "Unexpected answer from the server",
 };
 
 /** "FooBarBaz" → "Foo bar baz". */

@@ -225,17 +225,39 @@ def test_an_unreachable_payment_provider_is_explained_inside_the_buy_dialog(page
         app.state.commerce_settings = working
 
 
-def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Page, live_server: LiveServer) -> None:
-    stage = open_stage(page)
-    stage.get_by_role("button", name="Play").click()
-    expect(stage.get_by_label("Playhead")).not_to_have_text("0:00.0")
+def revoke_cover_grant(live_server: LiveServer) -> None:
+    """The artist revokes the album's remix_preview grant (it covers the stems and the cover art)."""
     with live_server.app.state.sessionmaker.begin() as session:
         catalog.revoke_consent(session, session.get(User, live_server.ids["user_artist"]),
                                live_server.ids["cover_grant"], "taking a break")
+
+
+def grant_cover_again(live_server: LiveServer) -> None:
+    with live_server.app.state.sessionmaker.begin() as session:
+        grant = catalog.grant_consent(session, session.get(User, live_server.ids["user_artist"]),
+                                      Scope.remix_preview, asset_id=None, album_id=live_server.ids["album"],
+                                      expires_at=None, terms="")
+        live_server.ids["cover_grant"] = grant.id
+
+
+def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Page, live_server: LiveServer) -> None:
+    stage = open_stage(page)
+    cover = page.get_by_role("complementary", name="Album artwork")
+    expect(cover.get_by_role("img")).to_be_visible()
+    stage.get_by_role("button", name="Play").click()
+    expect(stage.get_by_label("Playhead")).not_to_have_text("0:00.0", timeout=30_000)  # the first decode is slow
+    revoke_cover_grant(live_server)
     try:
         status = page.get_by_role("status")
         expect(status).to_contain_text("Not released by the artist")
         expect(status).to_contain_text("rendering has stopped")
+        # In words the fan knows (the stems and the track), never the assets' internal ids.
+        expect(status).to_contain_text("the artist has not allowed remixing of the soprano, alto, tenor and bass "
+                                       "stems of “Steam Rising”")
+        expect(status).not_to_contain_text("asset")
+        # The cover art the same grant released leaves the screen at once, without a reload.
+        expect(cover).to_contain_text("Withdrawn by the artist")
+        expect(cover.get_by_role("img")).to_have_count(0)
         expect(stage.get_by_role("button", name="Play")).to_have_attribute("aria-pressed", "false")
         expect(stage).to_contain_text("no longer released for remixing")
         # A prompt sent now is kept, but the page must not claim it is shaping visuals that have stopped.
@@ -243,12 +265,28 @@ def test_revoked_preview_consent_stops_the_live_session_with_a_message(page: Pag
         stage.get_by_role("button", name="Send prompt").click()
         expect(status).to_contain_text("“lighthouse in a storm” saved, but nothing is shown")
         expect(status).not_to_contain_text("is shaping the visuals")
+        shot(page, "fan-live-revoked")
     finally:
-        with live_server.app.state.sessionmaker.begin() as session:
-            grant = catalog.grant_consent(session, session.get(User, live_server.ids["user_artist"]),
-                                          Scope.remix_preview, asset_id=None, album_id=live_server.ids["album"],
-                                          expires_at=None, terms="")
-            live_server.ids["cover_grant"] = grant.id
+        grant_cover_again(live_server)
+
+
+def test_consent_granted_again_says_the_track_is_back_without_a_reload(page: Page, live_server: LiveServer) -> None:
+    stage = open_stage(page)
+    cover = page.get_by_role("complementary", name="Album artwork")
+    revoke_cover_grant(live_server)
+    try:
+        expect(stage).to_contain_text("no longer released for remixing")
+        expect(cover).to_contain_text("Withdrawn by the artist")
+    finally:
+        grant_cover_again(live_server)
+    # The page learns it from the live session: no reload, no press of Play needed to find out.
+    expect(stage).to_contain_text("Available again: the artist has released this track. Press Play to continue.")
+    expect(page.get_by_role("status")).to_contain_text("Steam Rising is available again")
+    expect(stage).not_to_contain_text("Stopped")
+    expect(cover.get_by_role("img")).to_be_visible()
+    stage.get_by_role("button", name="Play").click()
+    expect(stage.get_by_label("Playhead")).not_to_have_text("0:00.0", timeout=30_000)
+    expect(stage).not_to_contain_text("Available again")
 
 
 def test_a_dropped_connection_resumes_the_same_session(page: Page) -> None:

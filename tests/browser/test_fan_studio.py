@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from remix.auth.models import User
 from remix.catalog import service as catalog
-from remix.catalog.models import Scope
+from remix.catalog.models import Asset, Scope
+from remix.catalog.storage import AssetStore
 from remix.demo.media import DemoAlbumMedia
 from tests.browser.support import LiveServer, log_in, shot
 
@@ -173,9 +175,58 @@ def test_revoked_preview_consent_stops_the_next_preview(page: Page, live_server:
         mixer.get_by_role("button", name="Play preview").click()
         status = page.get_by_role("status")
         expect(status).to_contain_text("Not released by the artist")
-        expect(status).to_contain_text("remix_preview")
+        # Which stems, by name; not the scope's or the assets' internal names.
+        expect(status).to_contain_text("the artist has not allowed remixing of the soprano, alto, tenor and bass "
+                                       "stems of “Steam Rising”")
+        expect(status).not_to_contain_text("remix_preview")
+        expect(status).not_to_contain_text("asset")
         page.reload()
         expect(mixer).to_contain_text("Not released for remixing")
         expect(mixer.get_by_role("button", name="Play preview")).to_have_count(0)
     finally:
         live_server.ids["cover_grant"] = grant_on_album(live_server, Scope.remix_preview)
+
+
+def cover_file(live_server: LiveServer) -> Path:
+    """Where the seeded cover's bytes are stored on the server's disk."""
+    with live_server.app.state.sessionmaker() as session:
+        cover = session.get(Asset, live_server.ids["cover"])
+        assert cover is not None
+        return AssetStore(live_server.settings.asset_dir).path_for(cover.storage_key)
+
+
+def test_revoked_artwork_is_gone_when_the_fan_next_opens_the_album(page: Page, live_server: LiveServer) -> None:
+    # Artwork uploaded a year ago: a browser may keep a file that old for weeks without asking the server again,
+    # unless the server says otherwise.
+    a_year_ago = cover_file(live_server).stat().st_mtime - 365 * 24 * 3600
+    os.utime(cover_file(live_server), (a_year_ago, a_year_ago))
+    log_in(page, "fan")
+    page.get_by_role("link", name="Morning Coffee").click()
+    artwork = page.get_by_role("region", name="Artwork")
+    expect(artwork.get_by_role("img", name="a cup of coffee on a saucer")).to_have_js_property("complete", True)
+    revoke(live_server, live_server.ids["cover_grant"], "new cover coming")
+    try:
+        page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Fan studio").click()
+        page.get_by_role("list", name="Albums").get_by_role("link", name="Morning Coffee").click()
+        expect(artwork).to_contain_text("Artwork not released")
+        expect(artwork).to_contain_text("The artist has not released the artwork “Coffee cup” to fans")
+        expect(artwork.get_by_role("img")).to_have_count(0)
+    finally:
+        live_server.ids["cover_grant"] = grant_on_album(live_server, Scope.remix_preview)
+
+
+def test_a_server_fault_is_explained_in_words_not_a_status_code(page: Page, live_server: LiveServer) -> None:
+    # The stored file went missing (a disk or storage fault): the server fails with a bare 500, no typed body.
+    stored = cover_file(live_server)
+    hidden = stored.with_name(stored.name + ".away")
+    stored.rename(hidden)
+    try:
+        log_in(page, "fan")
+        page.get_by_role("link", name="Morning Coffee").click()
+        artwork = page.get_by_role("region", name="Artwork")
+        expect(artwork).to_contain_text("Something went wrong on the server: it has been logged")
+        expect(artwork).to_contain_text("Please try again in a moment.")
+        expect(artwork).not_to_contain_text("HTTP")
+        expect(artwork).not_to_contain_text("500")
+    finally:
+        hidden.rename(stored)

@@ -7,7 +7,7 @@
 import { apiBlob, getJson, postJson } from "../api.js";
 import { fileNameFrom, saveBlob } from "../downloads.js";
 import { h, uniqueId } from "../dom.js";
-import { ApiError, describeError } from "../errors.js";
+import { ApiError, describeError, untypedError } from "../errors.js";
 import { navigate } from "../router.js";
 import { formatMoney } from "../money.js";
 import { showError, showStatus } from "../status.js";
@@ -126,7 +126,8 @@ async function placeOrder(order, idempotencyKey) {
   });
   if (!response.ok) {
     const failure = await response.json().catch(() => ({}));
-    throw new ApiError(failure.error || `HTTP${response.status}`, failure.detail || response.statusText, response.status);
+    if (typeof failure.error !== "string") throw untypedError(response.status, response.headers.get("X-Request-ID"));
+    throw new ApiError(failure.error, failure.detail || "", response.status);
   }
   return response.json();
 }

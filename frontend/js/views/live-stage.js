@@ -7,6 +7,7 @@ import { fileNameFrom, saveBlob, slug } from "../downloads.js";
 import { describeError } from "../errors.js";
 import { ChunkPlayer, LiveConnection } from "../live.js";
 import { showError, showStatus } from "../status.js";
+import { withholdArtwork } from "./artwork.js";
 
 const MIX_DEBOUNCE_MS = 80;
 const CANVAS_SIZE = 512;
@@ -58,6 +59,7 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
   let state = null;
   let connected = false;
   let frames = 0;
+  let releasedAgain = false;  // the artist granted again after a revocation; the fan has not pressed Play yet
 
   const setPlaying = (on) => {
     playing = on;
@@ -69,18 +71,21 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
     // While disconnected the note says so; a frame still being decoded must not paint over it.
     if (!state || !connected) return;
     if (!state.rendering) visualsNote.textContent = "Stopped: this track is no longer released for remixing.";
+    else if (releasedAgain) visualsNote.textContent = "Available again: the artist has released this track. Press Play to continue.";
     else if (!state.visuals.available) visualsNote.textContent = `No visuals for this track: ${state.visuals.reason}`;
     else if (frames === 0) visualsNote.textContent = "Visuals are ready: type a prompt to start them.";
-    else visualsNote.textContent = `Visual model ${state.visuals.model_id} · frame ${frames}`;
+    else visualsNote.textContent = `Live visuals from the artist's approved model · frame ${frames}`;
   };
 
   const connection = new LiveConnection(track.id, {
     state(message) {
       if (retries > 0 && message.resumed) showStatus("Reconnected: your mix, prompt and place in the track were kept.", "ok");
       state = message;
+      withholdArtwork(message.artwork_withheld || []);
       if (!message.rendering) {
         setPlaying(false);
         player.stop();
+        releasedAgain = false;
       }
       describeVisuals();
     },
@@ -101,9 +106,10 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
       player.play(frame);
     },
     error(err) {
-      // Sent by the server on its own: a grant was revoked, rendering stopped.
+      // Sent by the server on its own: a grant was revoked, rendering stopped. The last frame goes too.
       player.stop();
       setPlaying(false);
+      drawPlaceholder(drawing, "Stopped by the artist");
       showError(err);
     },
     notice(message) {
@@ -111,7 +117,15 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
         showStatus("Reconnected, but the server had forgotten this session: a new one started from the top.", "info");
       } else if (message.notice === "VisualsStopped") {
         visualsNote.textContent = `Visuals stopped: ${message.detail.replace(/^visuals are off: /, "")}`;
+        drawPlaceholder(drawing, "Visuals stopped");
         showStatus(`Visuals stopped: ${message.detail.replace(/^visuals are off: /, "")}`, "error");
+      } else if (message.notice === "Released") {
+        // The state that follows says rendering is on again; until the fan presses Play the note says so.
+        releasedAgain = true;
+        drawPlaceholder(drawing, "Press Play to continue");
+        showStatus(`${track.title} is available again: the artist has released it. Press Play to continue.`, "ok");
+      } else if (message.notice === "ArtworkWithheld") {
+        withholdArtwork(message.asset_ids);
       }
     },
     closed({ final }) {
@@ -176,6 +190,8 @@ export function mountLiveStage(container, track, { toSpec, saved }) {
       } else {
         await player.start();  // inside the click: browsers only let a page start sound from a gesture
         setPlaying(true);
+        releasedAgain = false;
+        describeVisuals();
         await connection.send("play");
         showStatus(`Playing ${track.title} live.`, "ok");
       }

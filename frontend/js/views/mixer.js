@@ -18,7 +18,7 @@ async function trackStems(track) {
     return await getJson(`/api/tracks/${track.id}/stems`);
   } catch (err) {
     // A 404 without a typed error means the route itself is missing, not the track.
-    if (err.kind === "HTTP404" || err.kind === "HTTP405") return null;
+    if (err.kind === "UnexpectedAnswer" && (err.status === 404 || err.status === 405)) return null;
     throw err;
   }
 }
@@ -52,7 +52,7 @@ export async function mountMixer(container, track, hooks = {}) {
   }
   if (!info.stems.some((s) => s.allowed.remix_preview)) {
     section.append(notice("Not released for remixing",
-      "The artist has not released this track's stems for remix previews (no live remix_preview grant)."));
+      "The artist has not allowed remixing of this track's stems, so there is nothing to play."));
     return null;
   }
   buildMixer(section, track, info, hooks);
