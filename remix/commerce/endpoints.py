@@ -33,6 +33,7 @@ from remix.commerce.schemas import (
     GrantModelOut,
     GrantSaleOut,
     GrantUsesOut,
+    OfferOut,
     OrderIn,
     OrderOut,
     PayeeIn,
@@ -156,11 +157,13 @@ def set_product(track_id: int, product: str, body: ProductIn, session: SessionDe
                               body.terms, body.active)
 
 
-@router.get("/tracks/{track_id}/products", response_model=list[ProductOut], responses=READ_ERRORS)
-def list_products(track_id: int, session: SessionDep, _: CurrentUser) -> object:
-    """What can be bought for a track, and at what price."""
-    catalog_repository.get_or_404(session, Track, track_id)
-    return [p for p in repository.products_for_track(session, track_id) if p.active]
+@router.get("/tracks/{track_id}/products", response_model=list[OfferOut], responses=READ_ERRORS)
+def list_products(track_id: int, session: SessionDep, _: CurrentUser) -> list[OfferOut]:
+    """What a track offers, at what price, and whether it can be bought now (``on_sale``; if not,
+    ``not_on_sale_because`` says why)."""
+    return [OfferOut(**ProductOut.model_validate(offer.product).model_dump(), on_sale=offer.on_sale,
+                     not_on_sale_because=offer.not_on_sale_because)
+            for offer in orders.offers_for_track(session, track_id)]
 
 
 # --- orders and downloads -------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from remix.catalog.consent import require_use
 from remix.catalog.models import Scope, Track
 from remix.commerce import ledger, repository
 from remix.commerce.gateway import PaymentAttempt, StripeGateway
-from remix.commerce.models import Order, OrderStatus
+from remix.commerce.models import Order, OrderStatus, TrackProduct
 from remix.db import utcnow
-from remix.errors import BadRequest, Conflict, NotFound
+from remix.errors import BadRequest, Conflict, NotFound, RemixError
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,37 @@ def require_sellable(session: Session, track: Track) -> list[int]:
     if not ids:
         raise Conflict(f"track {track.id} has no stems, so there is no licensed version to sell")
     return require_use(session, Scope.sell_extended, ids).grant_ids
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A track's active product as a fan meets it: whether it can be bought now and, if not, why."""
+
+    product: TrackProduct
+    not_on_sale_because: str | None
+
+    @property
+    def on_sale(self) -> bool:
+        return self.not_on_sale_because is None
+
+
+def offers_for_track(session: Session, track_id: int) -> list[Offer]:
+    """The track's active products, each judged by the rules :func:`open_order` enforces (an approved split
+    sheet, a live ``sell_extended`` grant on every stem), so a fan is never offered a Buy button that ends in
+    a refusal."""
+    track = catalog_repository.get_or_404(session, Track, track_id)
+    products = [p for p in repository.products_for_track(session, track_id) if p.active]
+    if not products:
+        return []
+    reason: str | None = None
+    if repository.current_approved_split(session, track_id) is None:
+        reason = "sales are not open yet: the track's split sheet is not accepted and approved"
+    else:
+        try:
+            require_sellable(session, track)
+        except RemixError as exc:
+            reason = exc.detail
+    return [Offer(product, reason) for product in products]
 
 
 def public_id_for(user_id: int, idempotency_key: str | None) -> str:

@@ -84,6 +84,13 @@ class ProductOut(BaseModel):
     active: bool
 
 
+class OfferOut(ProductOut):
+    on_sale: bool = Field(description="A fan can buy it now (the same rules as placing an order).")
+    not_on_sale_because: str | None = Field(
+        default=None, description="Why not, in words: the split sheet is not approved yet, or consent to sell is "
+                                  "missing.")
+
+
 class OrderIn(BaseModel):
     track_id: int
     product: str = Field(default="full_length", max_length=32)

@@ -304,6 +304,36 @@ def test_revoked_consent_stops_new_sales_and_downloads(shop: Shop) -> None:
     assert r.status_code == 403 and r.json()["error"] == "ConsentNotGranted"
 
 
+def test_a_fan_is_offered_a_product_only_while_it_can_be_bought(shop: Shop) -> None:
+    c = shop.client
+
+    def offer() -> dict[str, Any]:
+        r = c.get(f"/api/tracks/{shop.track_id}/products", headers=shop.h("fan"))
+        assert r.status_code == 200, r.text
+        (only,) = r.json()
+        return only
+
+    assert offer()["on_sale"] is True and offer()["not_on_sale_because"] is None
+    # A new sheet proposed but not yet approved replaces nothing: the approved one still stands.
+    r = c.post(f"/api/tracks/{shop.track_id}/split-sheets", headers=shop.h("finance"), json={"lines": [
+        {"payee_id": shop.payee_ids["artist"], "role": "artist", "basis_points": 10_000}]})
+    assert r.status_code == 201, r.text
+    assert offer()["on_sale"] is True
+    r = c.post(f"/api/consent/grants/{shop.grant_id}/revoke", json={"reason": "label dispute"},
+               headers=shop.h("alpha"))
+    assert r.status_code == 200, r.text
+    revoked = offer()
+    assert revoked["on_sale"] is False and "selling the long version" in revoked["not_on_sale_because"]
+    assert revoked["price_minor"] == 999  # still listed with its price, for finance and the artist
+    # A track with a price but no approved split sheet: listed, not on sale, and saying why.
+    beta = shop.world.track_ids["beta"]
+    r = c.put(f"/api/tracks/{beta}/products/full_length", headers=shop.h("finance"),
+              json={"price_minor": 500, "currency": "EUR"})
+    assert r.status_code == 200, r.text
+    (unapproved,) = c.get(f"/api/tracks/{beta}/products", headers=shop.h("fan")).json()
+    assert unapproved["on_sale"] is False and "split sheet" in unapproved["not_on_sale_because"]
+
+
 def test_payment_after_consent_was_revoked_posts_the_sale_but_issues_nothing(shop: Shop) -> None:
     """The money arrived, so the sale posts; with the grant gone there is no entitlement nor licence, and
     the order is flagged for finance to refund."""
