@@ -44,7 +44,12 @@ function savedRemixes(track) {
       getJson(`/api/live/snapshots?track_id=${track.id}`),
       getJson(`/api/tracks/${track.id}/products`).catch(() => []),
     ]);
-    const product = products.find((p) => p.product === "full_length") || products[0] || null;
+    // Buy is offered only when the order can succeed (the server judges on_sale by the rules it orders by).
+    const offered = products.find((p) => p.product === "full_length") || products[0] || null;
+    const product = offered?.on_sale ? offered : null;
+    const notForSale = offered && !offered.on_sale
+      ? `The long version is not for sale right now: ${offered.not_on_sale_because}.`
+      : "The long version is not for sale yet.";
     if (snapshots.length === 0) {
       replaceChildren(list, h("p", { class: "empty-note", text: "Nothing saved yet." }));
       return;
@@ -63,7 +68,7 @@ function savedRemixes(track) {
           h("span", { class: "muted small", text: ` · ${excerptOf(snap.spec)} · spec ${snap.spec_hash.slice(0, 8)}` }),
           snap.prompt ? h("span", { class: "muted small", text: ` · “${snap.prompt}”` }) : null),
         h("div", { class: "actions" }, clip, buy,
-          product ? null : h("span", { class: "muted small", text: "The long version is not for sale yet." })));
+          product ? null : h("span", { class: "muted small", text: notForSale })));
     })));
   }
   return { element, reload };
