@@ -141,7 +141,8 @@ def test_clip_download_follows_consent_and_the_30_second_limit(page: Page, live_
     mixer.get_by_role("button", name="Download 30 s clip").click()
     status = page.get_by_role("status")
     expect(status).to_contain_text("Not released by the artist")
-    expect(status).to_contain_text("download_clip")
+    expect(status).to_contain_text("the artist has not allowed clip downloads of the soprano, alto, tenor and bass "
+                                   "stems of “Steam Rising”")
 
     grant_id = grant_on_album(live_server, Scope.download_clip)
     try:
