@@ -72,7 +72,7 @@ def open_track(factory: sessionmaker[Session], track_id: int) -> TrackContext:
             duration_seconds=audio_service.track_duration(stems),
             sample_rate=audio_service.render_sample_rate(stems),
             model_id=model.id if model else None, album_id=album.id,
-            visuals_reason="" if model else f"album {album.id} has no live (artist-approved) visual model yet; "
+            visuals_reason="" if model else "the artist has not approved visuals for this album yet; "
                                             "the session plays audio only",
         )
 

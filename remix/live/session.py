@@ -23,7 +23,7 @@ from remix.audio.errors import RemixSpecRejected
 from remix.audio.service import fit_spec_to_track
 from remix.audio.spec import RemixSpec
 from remix.catalog.storage import AssetStore
-from remix.errors import RemixError
+from remix.errors import Conflict, ConsentNotGranted, NotFound, RemixError
 from remix.live import service
 from remix.live.audio import (
     CHUNK_SECONDS,
@@ -149,7 +149,7 @@ class LiveSession:
                 self.hub.remember_pipeline(self.model_id, self.pipeline)
                 self.visuals_on = True
             except RemixError as exc:
-                self.visuals_reason = f"visuals are off: {exc.detail}"
+                self.visuals_reason = _visuals_off_reason(exc)
         if self.visuals_on and self.prompt:
             await self._set_prompt_embedding(self.prompt)
         self.artwork_withheld = await self._withheld_artwork()
@@ -367,8 +367,10 @@ class LiveSession:
         if not self.visuals_on:
             return
         self.visuals_on = False
-        self.visuals_reason = f"visuals are off: {exc.detail}"
-        self.outbox.reply({"type": "notice", "notice": "VisualsStopped", "detail": self.visuals_reason})
+        self.visuals_reason = _visuals_off_reason(exc)
+        # The visuals module's own words (model and grant ids, for support) go beside the fan's.
+        self.outbox.reply({"type": "notice", "notice": "VisualsStopped", "detail": self.visuals_reason,
+                           "model_id": self.model_id, "cause": exc.detail})
 
     async def _consent_watch(self) -> None:
         """Re-ask consent while rendering (answers are shared across sessions for the recheck interval)."""
@@ -558,6 +560,15 @@ class LiveSession:
         self.image_sequence += 1
         self.outbox.image(pack_frame(FrameKind.image_jpeg, sequence, round(self.position() * 1000), result.jpeg))
         self._frame_wanted.set()
+
+
+def _visuals_off_reason(exc: RemixError) -> str:
+    """Why the visuals are off, in a fan's words: the visuals module's refusals name model and grant ids."""
+    if isinstance(exc, ConsentNotGranted):
+        return "visuals are off: the artist no longer allows these visuals"
+    if isinstance(exc, Conflict | NotFound):  # withdrawn or rejected: fans may not even see that it exists
+        return "visuals are off: the artist has withdrawn these visuals"
+    return f"visuals are off: {exc.detail}"
 
 
 def _canonical(mix: dict[str, Any]) -> str:

@@ -39,7 +39,8 @@ def test_session_without_a_visual_model_plays_server_mixed_audio_and_says_so(liv
     with client.websocket_connect(live_track.ws_url(), headers=live_track.world.headers("fan")) as ws:
         state = receive_json(ws)
         assert state["type"] == "state" and state["visuals"]["available"] is False
-        assert "no live" in state["visuals"]["reason"]
+        assert state["visuals"]["reason"] == ("the artist has not approved visuals for this album yet; "
+                                              "the session plays audio only")
         assert state["audio"]["format"] == "wav" and state["audio"]["chunk_seconds"] <= 0.2
         send(ws, "play", "p1")
         assert reply_to(ws, "p1")["type"] == "ack"

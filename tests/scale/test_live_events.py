@@ -98,7 +98,8 @@ def test_a_model_withdrawn_on_one_api_process_stops_a_fans_visuals_on_another(se
         # The train_visual grant withdraws the model; the fan still has remix_preview, so the music plays on.
         message, told_after = revoke_and_time(artist_process, world, visual_track.grant_ids["train_visual"], ws,
                                               lambda m: m.get("notice") == "VisualsStopped")
-        assert f"visual model {model_id}" in message["detail"]
+        assert message["detail"] == "visuals are off: the artist has withdrawn these visuals"
+        assert message["model_id"] == model_id and f"visual model {model_id}" in message["cause"]
     published = []
     while (item := news.get_message(timeout=1.0)) is not None:
         published.append(json.loads(item["data"]))
