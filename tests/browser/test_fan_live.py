@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, WebSocket, WebSocketRoute, expect
+from sqlalchemy import select
 
 from remix.auth.models import User
 from remix.catalog import service as catalog
-from remix.catalog.models import Scope
+from remix.catalog.models import ConsentGrant, Scope
 from remix.commerce import splits
 from remix.commerce.config import CommerceSettings
 from remix.commerce.models import PayeeRole
@@ -325,3 +326,29 @@ def test_the_artist_reviews_the_demo_models_samples_on_a_phone(browser: Browser,
     assert grid.evaluate("img => img.naturalWidth") > 390
     assert page_width(page) <= 390
     phone.close()
+
+
+@pytest.mark.usefixtures("for_sale")
+def test_buy_is_offered_only_while_the_artist_allows_selling(page: Page, live_server: LiveServer) -> None:
+    """With the album's sell_extended grant revoked, a saved remix offers no Buy button (it could only end in a
+    refusal) and says why; granted again, Buy is back."""
+    sessionmaker = live_server.app.state.sessionmaker
+    with sessionmaker.begin() as session:
+        artist = session.get(User, live_server.ids["user_artist"])
+        for grant in session.scalars(select(ConsentGrant).where(ConsentGrant.scope == Scope.sell_extended)):
+            if grant.revocation is None:
+                catalog.revoke_consent(session, artist, grant.id, "renegotiating the label deal")
+    try:
+        stage = open_stage(page)
+        stage.get_by_role("button", name="Save remix").click()
+        saved = page.get_by_role("region", name="Your saved remixes")
+        expect(saved).to_contain_text("The long version is not for sale right now: the artist has not allowed "
+                                      "selling the long version of")
+        expect(saved.get_by_role("button", name="Buy long version")).to_have_count(0)
+    finally:
+        with sessionmaker.begin() as session:
+            catalog.grant_consent(session, session.get(User, live_server.ids["user_artist"]), Scope.sell_extended,
+                                  asset_id=None, album_id=live_server.ids["album"], expires_at=None, terms="")
+    page.reload()
+    expect(page.get_by_role("region", name="Your saved remixes").get_by_role("button", name="Buy long version")
+           .first).to_contain_text("€9.99")
