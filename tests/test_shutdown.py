@@ -27,9 +27,9 @@ from remix.config import Settings
 from remix.db import make_engine, make_sessionmaker, migrate
 from remix.live.protocol import FrameKind, unpack_frame
 from tests.audio.conftest import write_chorale_stems
-from tests.commerce.conftest import free_port
 from tests.conftest import PASSWORD
 from tests.faults.cluster import ServiceProcess
+from tests.loopback import free_port
 
 
 def test_a_connection_a_thread_holds_at_shutdown_is_closed_when_it_is_returned(settings: Settings) -> None:

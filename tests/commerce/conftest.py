@@ -7,10 +7,8 @@ import hmac
 import io
 import itertools
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,20 +19,14 @@ import httpx
 import numpy as np
 import pytest
 import soundfile
-import uvicorn
 from fastapi.testclient import TestClient
 
 from remix.commerce.config import CommerceSettings
 from tests.conftest import World
+from tests.loopback import free_port, served
 
 WEBHOOK_SECRET = "whsec_remix_tests"
 VENV_PYTHON = str(Path(sys.executable))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes] | None = None, seconds: float = 30) -> None:
@@ -213,30 +205,13 @@ def deliver(client: TestClient | httpx.Client, evt: dict[str, Any], *, secret: s
 @dataclass
 class LiveApp:
     base_url: str
-    server: uvicorn.Server
-    thread: threading.Thread
 
 
 @pytest.fixture
 def live_app(client: TestClient, shop: Shop, localstripe: str) -> Iterator[LiveApp]:
     """The same app (same database) also listening on a loopback port, with localstripe's webhooks aimed at it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    server = uvicorn.Server(uvicorn.Config(client.app, log_level="warning", access_log=False, lifespan="off",
-                                           ws="none"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app server did not start"
-        time.sleep(0.02)
-    base = f"http://{host}:{port}"
-    r = httpx.post(f"{localstripe}/_config/webhooks/remix",
-                   data={"url": f"{base}/api/commerce/stripe/webhook", "secret": WEBHOOK_SECRET})
-    assert r.status_code == 200, r.text
-    yield LiveApp(base, server, thread)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served(client.app) as base:
+        r = httpx.post(f"{localstripe}/_config/webhooks/remix",
+                       data={"url": f"{base}/api/commerce/stripe/webhook", "secret": WEBHOOK_SECRET})
+        assert r.status_code == 200, r.text
+        yield LiveApp(base)

@@ -17,11 +17,11 @@ from tests.commerce.conftest import (
     VENV_PYTHON,
     WEBHOOK_SECRET,
     Shop,
-    free_port,
     payment_succeeded,
     stripe_signature,
     wait_for_http,
 )
+from tests.loopback import free_port
 
 
 @contextmanager

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,6 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from remix.commerce.config import CommerceSettings
@@ -26,6 +24,7 @@ from remix.demo.media import DemoAlbumMedia
 from remix.demo.payments import LocalStripe, stripe_is_configured
 from remix.demo.seed import seed_demo
 from tests.conftest import login
+from tests.loopback import served
 
 pytestmark = pytest.mark.slow
 
@@ -36,21 +35,8 @@ def demo_server(client: TestClient, settings: Settings, demo_media: DemoAlbumMed
     settings = settings.model_copy(update={"max_audio_bytes": Settings().max_audio_bytes})
     with client.app.state.sessionmaker.begin() as session:  # type: ignore[attr-defined]
         seed_demo(session, settings, demo_media)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    host, port = sock.getsockname()
-    server = uvicorn.Server(uvicorn.Config(client.app, log_level="warning", access_log=False, lifespan="off",
-                                           ws="none"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the app server did not start"
-        time.sleep(0.02)
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with served(client.app) as base:  # type: ignore[arg-type]
+        yield base
 
 
 def test_only_an_unconfigured_stripe_gets_the_local_stand_in() -> None:

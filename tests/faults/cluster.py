@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.commerce.conftest import free_port
+from tests.loopback import free_port
 
 PYTHON = sys.executable
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"

@@ -21,7 +21,7 @@ from websockets.sync.client import ClientConnection, connect
 from remix.catalog.models import Asset
 from tests.catalog import samples
 from tests.live.conftest import TEST_CONFIG, LiveTrack
-from tests.security.loopback import served
+from tests.loopback import served
 
 
 def _replies(ws: ClientConnection, ids: set[str], timeout: float = 20.0) -> dict[str, dict[str, Any]]:
