@@ -71,6 +71,21 @@ def fan_requests(pipeline: ArtworkDiffusionPipeline, count: int) -> list[FrameRe
     return requests
 
 
+class GraphCounter:
+    """A ``torch.compile`` backend that runs each graph as traced and counts how many were built (a new graph
+    means a recompile, which on a GPU costs about a minute per bucket)."""
+
+    def __init__(self) -> None:
+        self.built: list[torch.fx.GraphModule] = []
+
+    def __call__(self, graph: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> object:
+        self.built.append(graph)
+        return graph.forward
+
+    def __len__(self) -> int:
+        return len(self.built)
+
+
 def assert_same_frame(alone: FrameResult, batched: FrameResult) -> None:
     assert (alone.pixels - batched.pixels).abs().max().item() < TOLERANCE
     # On screen: the same 8-bit image, but for a value rounding the other way at a half level now and then.
@@ -160,17 +175,13 @@ def test_asking_for_cuda_without_it_renders_on_the_cpu_in_float32() -> None:
 
 
 def test_a_compiled_unet_keeps_static_shapes(encoder: SentenceEncoder) -> None:
-    graphs: list[torch.fx.GraphModule] = []
-
-    def counting_backend(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> object:
-        graphs.append(graph)
-        return graph.forward
+    graphs = GraphCounter()
 
     pipeline = untrained_pipeline(PRESETS["tiny"], encoder)  # its own: compiling changes the module in place
     requests = fan_requests(pipeline, 3)
     eager = render_frames(pipeline, requests)
     torch._dynamo.reset()
-    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=counting_backend, buckets=(4,)))
+    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=graphs, buckets=(4,)))
     try:
         compiled = render_frames(pipeline, requests)
         traced = len(graphs)
@@ -214,11 +225,7 @@ def test_a_frame_continues_from_the_previous_frames_latents_without_the_encoder(
 
 
 def test_a_compiled_tiny_autoencoder_keeps_static_shapes_too(tmp_path: Path) -> None:
-    graphs: list[torch.fx.GraphModule] = []
-
-    def counting_backend(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> object:
-        graphs.append(graph)
-        return graph.forward
+    graphs = GraphCounter()
 
     # Its own base and autoencoder: compiling changes the modules in place.
     view = lora.shared_base(base_identity(save_random_pipeline("tiny", tmp_path / "tiny-sd-turbo"))).pipeline(None)
@@ -227,7 +234,7 @@ def test_a_compiled_tiny_autoencoder_keeps_static_shapes_too(tmp_path: Path) -> 
     gpu.set_mode(gpu.RenderMode(tiny_vae_dir=taesd))
     eager = render_frames(view, requests)
     torch._dynamo.reset()
-    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=counting_backend, buckets=(4,),
+    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=graphs, buckets=(4,),
                                 tiny_vae_dir=taesd))
     try:
         codec = gpu.live_runtime(view).codec
@@ -246,11 +253,7 @@ def test_a_compiled_tiny_autoencoder_keeps_static_shapes_too(tmp_path: Path) -> 
 
 
 def test_warming_up_builds_every_bucket_so_no_fan_waits_for_a_compile(tmp_path: Path) -> None:
-    graphs: list[torch.fx.GraphModule] = []
-
-    def counting_backend(graph: torch.fx.GraphModule, inputs: list[torch.Tensor]) -> object:
-        graphs.append(graph)
-        return graph.forward
+    graphs = GraphCounter()
 
     # Its own base and autoencoder (compiling changes the modules in place), so the encoder, the UNet and the
     # decoder all have graphs to build.
@@ -259,7 +262,7 @@ def test_warming_up_builds_every_bucket_so_no_fan_waits_for_a_compile(tmp_path: 
     gpu.set_mode(gpu.RenderMode(tiny_vae_dir=taesd))
     assert warm_up_buckets(view, max_batch=3, steps=2, output_size=96) == ()  # eager: nothing to build
     torch._dynamo.reset()
-    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=counting_backend, buckets=(1, 2, 4),
+    gpu.set_mode(gpu.RenderMode(compile="default", compile_backend=graphs, buckets=(1, 2, 4),
                                 tiny_vae_dir=taesd))
     try:
         assert warm_up_buckets(view, max_batch=2, steps=2, output_size=96) == (1, 2)
