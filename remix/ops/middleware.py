@@ -6,6 +6,7 @@ sees websocket connections too.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -18,6 +19,7 @@ from remix.ops.logs import request_id_var
 from remix.ops.metrics import Metrics
 
 logger = logging.getLogger("remix.access")
+logger_errors = logging.getLogger("remix.errors")
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A caller's id is kept (so a proxy's id follows the request through) only if it is short and plain.
@@ -61,11 +63,12 @@ class RequestContextMiddleware:
     async def _http(self, scope: Scope, receive: Receive, send: Send, request_id: str) -> None:
         started = time.perf_counter()
         status = 500  # what the client sees if the app raises before answering
+        answered = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status, answered = int(message["status"]), True
                 headers: list[Any] = list(message.get("headers") or [])
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
                 message = {**message, "headers": headers}
@@ -73,6 +76,19 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if answered:  # a streamed body failed half-way: nothing can be said any more
+                raise
+            # An unexpected fault answers here, not in Starlette's outer error handler, so the 500 still carries
+            # the request id: the page shows it as a reference, and support finds this log line by it.
+            logger_errors.exception("unhandled error in %s %s", scope.get("method", ""), scope.get("path", ""),
+                                    extra={"request_id": request_id})
+            await send_with_id({"type": "http.response.start", "status": 500,
+                                "headers": [(b"content-type", b"application/json")]})
+            await send_with_id({"type": "http.response.body", "body": json.dumps({
+                "error": "ServerError",
+                "detail": f"it has been logged (reference {request_id}), so nothing needs to be reported. "
+                          "Please try again in a moment."}).encode()})
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)

@@ -80,3 +80,24 @@ def test_every_response_carries_a_request_id_and_a_json_access_line(client: Test
     me = next(line for line in lines if line["request_id"] == "lb-42.a")
     assert me["route"] == "/api/auth/me" and me["status"] == 401 and me["level"] == "info"
     assert me["duration_ms"] >= 0 and me["message"] == "GET /api/auth/me 401"
+
+
+def test_an_unexpected_fault_answers_500_with_the_request_id_as_its_reference(settings: Settings,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(settings)
+
+    def broken() -> None:
+        raise RuntimeError("the disk went away")
+
+    app.add_api_route("/api/broken-for-this-test", broken)
+    with TestClient(app) as test_client, caplog.at_level(logging.ERROR, logger="remix.errors"):
+        answer = test_client.get("/api/broken-for-this-test", headers={"X-Request-ID": "support-7"})
+    # Before, Starlette's outermost error handler answered a bare "Internal Server Error" without the id.
+    assert answer.status_code == 500
+    assert answer.headers["x-request-id"] == "support-7"
+    body = answer.json()
+    assert body["error"] == "ServerError" and "reference support-7" in body["detail"]
+    assert "disk" not in body["detail"]  # the fault's own words stay in the log
+    (logged,) = [r for r in caplog.records if r.name == "remix.errors"]
+    assert logged.request_id == "support-7" and logged.exc_info is not None  # type: ignore[attr-defined]
+    assert "the disk went away" in JsonFormatter().format(logged)
