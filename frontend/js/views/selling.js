@@ -68,13 +68,17 @@ export async function catalogTracks() {
     .map((track) => ({ id: track.id, title: track.title, label: `${album.title} — ${track.title}` })));
 }
 
-/** A track menu over `tracks()` ({id, title, label}); `refresh()` refills it, keeping the choice when it is still there. */
+/**
+ * A track menu over `tracks()` ({id, title, label}); `refresh()` refills it, keeping the choice when it is still
+ * there, and says whether the chosen track changed (so a panel reloads only then).
+ */
 function trackMenu(tracks) {
   const select = h("select", { name: "track", required: true });
   const refresh = () => {
     const chosen = select.value;
     replaceChildren(select, tracks().map((t) => h("option", { value: t.id, text: t.label || t.title })));
     if (tracks().some((t) => String(t.id) === chosen)) select.value = chosen;
+    return select.value !== chosen;
   };
   refresh();
   return { select, refresh, chosen: () => tracks().find((t) => t.id === Number(select.value)) };
@@ -319,9 +323,7 @@ export function splitProposalPanel(tracks, payees, {
     reload,
     refreshPayees,
     refreshTracks: () => {
-      const before = track.value;
-      menu.refresh();
-      if (track.value !== before) reload().catch(showError);
+      if (menu.refresh()) reload().catch(showError);
     },
   };
 }
@@ -439,9 +441,7 @@ export function pricesPanel(tracks) {
     element,
     reload,
     refreshTracks: () => {
-      const before = track.value;
-      menu.refresh();
-      if (track.value !== before) reload().catch(showError);
+      if (menu.refresh()) reload().catch(showError);
     },
   };
 }
