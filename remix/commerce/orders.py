@@ -22,7 +22,7 @@ from remix.catalog.consent import require_use
 from remix.catalog.models import Scope, Track
 from remix.commerce import ledger, repository
 from remix.commerce.gateway import PaymentAttempt, StripeGateway
-from remix.commerce.models import Order, OrderStatus, TrackProduct
+from remix.commerce.models import Order, OrderStatus, SplitSheet, TrackProduct
 from remix.db import utcnow
 from remix.errors import BadRequest, Conflict, NotFound, RemixError
 
@@ -74,22 +74,29 @@ class Offer:
 
 
 def offers_for_track(session: Session, track_id: int) -> list[Offer]:
-    """The track's active products, each judged by the rules :func:`open_order` enforces (an approved split
-    sheet, a live ``sell_extended`` grant on every stem), so a fan is never offered a Buy button that ends in
-    a refusal."""
+    """The track's active products, each judged by :func:`require_sales_open`, the rule :func:`open_order`
+    enforces, so a fan is never offered a Buy button that ends in a refusal."""
     track = catalog_repository.get_or_404(session, Track, track_id)
     products = [p for p in repository.products_for_track(session, track_id) if p.active]
     if not products:
         return []
     reason: str | None = None
-    if repository.current_approved_split(session, track_id) is None:
-        reason = "sales are not open yet: the track's split sheet is not accepted and approved"
-    else:
-        try:
-            require_sellable(session, track)
-        except RemixError as exc:
-            reason = exc.detail
+    try:
+        require_sales_open(session, track)
+    except RemixError as exc:
+        reason = exc.detail
     return [Offer(product, reason) for product in products]
+
+
+def require_sales_open(session: Session, track: Track) -> SplitSheet:
+    """The track's approved split sheet, which a sale is posted under; raises if sales are not open (no accepted
+    and approved split sheet) or a stem lacks a live ``sell_extended`` grant."""
+    sheet = repository.current_approved_split(session, track.id)
+    if sheet is None:
+        raise Conflict("sales are not open yet: the track's split sheet is not accepted and approved",
+                       facts={"track_id": track.id})
+    require_sellable(session, track)
+    return sheet
 
 
 def public_id_for(user_id: int, idempotency_key: str | None) -> str:
@@ -106,10 +113,7 @@ def open_order(session: Session, user: User, track_id: int, product: str, spec: 
     offer = repository.product_for_track(session, track_id, product)
     if offer is None or not offer.active:
         raise NotFound(f"track {track_id} has no product '{product}' for sale")
-    sheet = repository.current_approved_split(session, track_id)
-    if sheet is None:
-        raise Conflict(f"sales of track {track_id} are not open: its split sheet is not accepted and approved yet")
-    require_sellable(session, track)
+    sheet = require_sales_open(session, track)
     spec_json, spec_hash = canonical_spec(spec)
     order = Order(public_id=public_id, user_id=user.id, track_id=track_id, product=product, spec_json=spec_json,
                   spec_hash=spec_hash, amount_minor=offer.price_minor, currency=offer.currency,
