@@ -13,8 +13,8 @@ from remix.auth.models import Role, User
 from remix.catalog import repository as catalog
 from remix.catalog import service
 from remix.catalog.models import Album, Scope
+from remix.commerce import orders, splits
 from remix.commerce import repository as commerce
-from remix.commerce import splits
 from remix.commerce.models import PayeeRole
 from remix.config import Settings
 from remix.demo.media import DemoAlbumMedia
@@ -135,8 +135,9 @@ def seed_demo_sales(session: Session, manager: User, finance: User, artist_id: i
         if commerce.product_for_track(session, track.id, DEMO_PRODUCT) is None:
             splits.set_product(session, finance, track.id, DEMO_PRODUCT, DEMO_PRICE_MINOR, DEMO_CURRENCY, None,
                                DEMO_LICENCE_TERMS.format(artist=artist_name), True)
-        product = commerce.product_for_track(session, track.id, DEMO_PRODUCT)
-        if commerce.current_approved_split(session, track.id) is not None and product is not None and product.active:
+        # On sale by the rule a fan's order is judged by (split sheet approved, selling consented).
+        if any(offer.on_sale and offer.product.product == DEMO_PRODUCT
+               for offer in orders.offers_for_track(session, track.id)):
             for_sale += 1
     return for_sale
 
